@@ -1,0 +1,42 @@
+# Profile Workbench — every set-up step lives here; a fresh clone needs only `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests need (installed once, only when missing).
+DEBIAN_PACKAGES :=
+STORE ?= data/workbench.duckdb
+DEMO_DIR ?= data/demo
+SEED ?= 20260901
+
+.PHONY: install demo test bench clean system-deps
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(MAKE) --no-print-directory system-deps
+	@touch $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+demo: install
+	$(BIN)/workbench demo --store $(STORE) --dir $(DEMO_DIR) --seed $(SEED) --fresh
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work

@@ -1,0 +1,281 @@
+"""One-ID: match records from several systems to one ``student_key``; keyed pseudonyms; the vault.
+
+``student_key`` is ``HMAC-SHA256(key, anchor)`` (first 24 hex digits), where the anchor is the
+identifier a student was first seen with (``system:id``). The key lives outside the repository
+and the store: ``$WORKBENCH_KEY`` (hex), or the file ``$WORKBENCH_KEY_FILE``, or
+``~/.config/profile-workbench/pseudonym.key`` (created with mode 0600 by ``workbench key init``).
+The store remembers a fingerprint of the key and refuses a different one.
+
+Matching rules, strongest first: an existing link (system, id); the same national ID; for
+linking systems (LMS, apps) the exact name + class (+ birth date when given) with exactly one
+candidate. Everything weaker — a name variant (繁体, full-width, spaces), two candidates, no
+candidate, a national ID already tied to another school number — goes to a person for review
+(``workbench identity review`` / ``workbench identity resolve FILE``), never merged silently.
+
+>>> pseudonym(b"k" * 32, "school_no:2026070101")[:4]
+'S1b8'
+>>> normalize_name(" 張 小明 ")
+'张小明'
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.ingest.presets import Preset
+from workbench.ingest.validate import DEFAULT_DATE_FORMATS, lit, q
+
+ENV_KEY, ENV_KEY_FILE = "WORKBENCH_KEY", "WORKBENCH_KEY_FILE"
+DEFAULT_KEY_FILE = Path.home() / ".config" / "profile-workbench" / "pseudonym.key"
+
+# traditional → simplified for characters common in names (the variants school systems produce)
+_T2S = str.maketrans(
+    "張劉陳楊趙黃吳孫馬羅鄭謝許韓馮鄧蕭蔣葉蘇盧閻賈鍾魏陸龔賴譚戴夏鄒錢湯華國偉麗軍紅東龍鵬濤傑婷嬌靜強磊輝歡寧燕鳳飛"
+    "書蘭慶學瑩聰穎順義樂雲晉鑫銘麟誠嘉",
+    "张刘陈杨赵黄吴孙马罗郑谢许韩冯邓萧蒋叶苏卢阎贾钟魏陆龚赖谭戴夏邹钱汤华国伟丽军红东龙鹏涛杰婷娇静强磊辉欢宁燕凤飞"
+    "书兰庆学莹聪颖顺义乐云晋鑫铭麟诚嘉")
+
+
+class KeyError_(RuntimeError):
+    """No pseudonym key, or not the key this store was built with."""
+
+
+def normalize_name(name: str | None) -> str:
+    """Full-width → half-width, no spaces or dots, traditional → simplified (common name characters)."""
+    if not name:
+        return ""
+    text = unicodedata.normalize("NFKC", str(name))
+    text = "".join(ch for ch in text if not ch.isspace() and ch not in "·•.")
+    return text.translate(_T2S)
+
+
+def init_key(path: str | os.PathLike[str] | None = None) -> Path:
+    """Create a random 256-bit key file with permissions 0600 (refuses to overwrite)."""
+    path = Path(path or os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return path
+
+
+def load_key(path: str | os.PathLike[str] | None = None) -> bytes:
+    """The pseudonym key from ``$WORKBENCH_KEY``, ``path``, ``$WORKBENCH_KEY_FILE`` or the default file."""
+    if os.environ.get(ENV_KEY) and not path:
+        return bytes.fromhex(os.environ[ENV_KEY].strip())
+    p = Path(path or os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+    if not p.exists():
+        raise KeyError_(f"no pseudonym key at {p}; create one with `workbench key init` (or set {ENV_KEY}) "
+                        f"/ 未找到假名密钥，请先运行 `workbench key init`")
+    if os.name == "posix" and p.stat().st_mode & 0o077:
+        raise KeyError_(f"key file {p} is readable by others; run: chmod 600 {p}")
+    return bytes.fromhex(p.read_text().strip())
+
+
+def pseudonym(key: bytes, anchor: str) -> str:
+    """``S`` + the first 24 hex digits of HMAC-SHA256(key, anchor)."""
+    return "S" + hmac.new(key, anchor.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+
+def key_fingerprint(key: bytes) -> str:
+    return hmac.new(key, b"profile-workbench key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def check_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Record the key's fingerprint in a new store; refuse a store made with another key."""
+    fp = key_fingerprint(key)
+    row = con.execute("SELECT value FROM workbench_meta WHERE key = 'key_fingerprint'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO workbench_meta VALUES ('key_fingerprint', ?)", [fp])
+    elif row[0] != fp:
+        raise KeyError_("this store was pseudonymised with a different key; use the key it was built with "
+                        "/ 该数据库使用了不同的假名密钥")
+
+
+@dataclass
+class IdentityStats:
+    created: int = 0
+    linked: int = 0
+    review: int = 0
+    pending_ids: set[str] = field(default_factory=set)
+
+
+def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str) -> pd.DataFrame:
+    ident = preset.identity
+    assert ident is not None
+
+    def col(c: str | None) -> str:
+        if not c:
+            return "NULL"
+        if c in ("_row", "_line"):
+            return f"CAST(raw.{c} AS VARCHAR)"
+        return f"NULLIF(trim(raw.{q(c)}), '')"
+    id_expr = col(ident.id)
+    if ident.id == "_file_seq":  # not used; placeholder for composite ids
+        id_expr = "NULL"
+    fmts = ident.birth_formats or DEFAULT_DATE_FORMATS
+    birth = f"CAST(try_strptime({col(ident.birth_date)}, [{', '.join(map(lit, fmts))}]) AS DATE)" \
+        if ident.birth_date else "NULL::DATE"
+    return con.execute(f"""SELECT min(_row) AS _row, sid, any_value(name) AS name, any_value(nid) AS nid,
+            any_value(phone) AS phone, any_value(birth) AS birth, any_value(bad_birth) AS bad_birth,
+            any_value(class_name) AS class_name
+        FROM (SELECT raw._row, {id_expr} AS sid, {col(ident.name)} AS name, {col(ident.national_id)} AS nid,
+                     {col(ident.phone)} AS phone, {birth} AS birth,
+                     ({col(ident.birth_date)} IS NOT NULL AND {birth} IS NULL) AS bad_birth,
+                     {col(ident.class_name)} AS class_name FROM {raw} raw) WHERE sid IS NOT NULL
+        GROUP BY sid ORDER BY _row""").df()
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, key: bytes,
+                       file_id: int, id_prefix: str = "") -> IdentityStats:
+    """Create or link identities for the ids in raw table ``raw`` (run inside the ingest transaction)."""
+    ident = preset.identity
+    assert ident is not None
+    stats = IdentityStats()
+    rows = _pull(con, preset, raw)
+    if rows.empty:
+        return stats
+    system = ident.system
+    links = dict(con.execute("SELECT source_id, student_key FROM identity_vault_ids WHERE system = ?",
+                             [system]).fetchall())
+    pending = {r[0] for r in con.execute("SELECT source_id FROM identity_vault_review WHERE system = ? "
+                                         "AND status = 'pending'", [system]).fetchall()}
+    vault = con.execute("SELECT student_key, name, name_norm, national_id, birth_date, class_name "
+                        "FROM identity_vault").df()
+    by_nid = {n: k for k, n in zip(vault.student_key, vault.national_id) if isinstance(n, str)}
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for i, (nn, cl) in enumerate(zip(vault.name_norm, vault.class_name)):
+        by_name.setdefault((nn or "", cl or ""), []).append(i)
+    new_vault, new_links, reviews = [], [], []
+    now = pd.Timestamp.now()
+    for r in rows.itertuples(index=False):
+        sid = str(r.sid)
+        if sid in links or sid in pending or r.bad_birth:
+            continue
+        name = r.name if isinstance(r.name, str) else None
+        nid = r.nid.upper() if isinstance(r.nid, str) else None
+        birth = r.birth if isinstance(r.birth, (pd.Timestamp,)) or (r.birth is not None and not pd.isna(r.birth)) else None
+        if ident.mode == "create":
+            if nid and nid in by_nid:
+                reviews.append((system, sid, name, birth, r.class_name, "identity_conflict", [by_nid[nid]]))
+                pending.add(sid)
+                continue
+            k = pseudonym(key, f"{system}:{id_prefix}{sid}")
+            new_vault.append((k, name, normalize_name(name), nid, r.phone if isinstance(r.phone, str) else None,
+                              birth, r.class_name if isinstance(r.class_name, str) else None, f"{system}:{sid}", now, file_id))
+            new_links.append((system, sid, k, "new", now, file_id))
+            links[sid] = k
+            if nid:
+                by_nid[nid] = k
+            stats.created += 1
+            continue
+        # link mode: find the one student this record is about, or ask a person
+        norm = normalize_name(name)
+        cands = by_name.get((norm, r.class_name or ""), [])
+        exact = [i for i in cands if vault.name.iat[i] == (name or "").strip()]
+        if birth is not None:
+            same_birth = [i for i in exact if pd.Timestamp(vault.birth_date.iat[i]) == pd.Timestamp(birth)]
+        else:
+            same_birth = exact if len(cands) == 1 else []
+        if len(same_birth) == 1 and len(exact) >= 1:
+            k = vault.student_key.iat[same_birth[0]]
+            new_links.append((system, sid, k, "name+class+birth" if birth is not None else "name+class", now, file_id))
+            links[sid] = k
+            stats.linked += 1
+        else:
+            reason = "no_match" if not cands else ("name_variant" if not exact else "ambiguous")
+            reviews.append((system, sid, name, birth, r.class_name, reason, [vault.student_key.iat[i] for i in cands]))
+            pending.add(sid)
+    if new_vault:
+        con.register("_nv", pd.DataFrame(new_vault, columns=["student_key", "name", "name_norm", "national_id", "phone",
+                                                            "birth_date", "class_name", "anchor", "created_at", "file_id"]))
+        con.execute("INSERT INTO identity_vault BY NAME SELECT * FROM _nv")
+        con.unregister("_nv")
+    if new_links:
+        con.register("_nl", pd.DataFrame(new_links, columns=["system", "source_id", "student_key", "matched_by",
+                                                            "linked_at", "file_id"]))
+        con.execute("INSERT INTO identity_vault_ids BY NAME SELECT * FROM _nl")
+        con.unregister("_nl")
+    for system_, sid, name, birth, cls, reason, cands in reviews:
+        con.execute("INSERT INTO identity_vault_review VALUES (nextval('review_seq'), ?, ?, ?, ?, ?, ?, ?, 'pending', "
+                    "NULL, ?, ?)", [system_, sid, name, birth, cls, reason, cands, now, file_id])
+        stats.review += 1
+        stats.pending_ids.add(sid)
+    return stats
+
+
+REVIEW_COLUMNS = ["review_id", "system", "source_id", "name", "birth_date", "class_name", "reason",
+                  "candidate_1", "candidate_2", "candidate_3", "decision"]
+
+
+def write_review_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> int:
+    """Write pending reviews to a CSV (UTF-8 with BOM) for a person to fill the ``decision`` column.
+
+    ``decision`` takes ``1``/``2``/``3`` (that candidate is the same student), ``new`` (a different
+    student: create one) or ``reject`` (drop the record). The file holds names: keep it with the vault.
+    """
+    rows = con.execute("""SELECT r.review_id, r.system, r.source_id, r.name, r.birth_date, r.class_name, r.reason,
+            list_transform(r.candidates, lambda k: (SELECT concat_ws(' | ', v.name, CAST(v.birth_date AS VARCHAR),
+                v.class_name, v.student_key) FROM identity_vault v WHERE v.student_key = k)) AS cands
+        FROM identity_vault_review r WHERE r.status = 'pending' ORDER BY r.review_id""").fetchall()
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(REVIEW_COLUMNS)
+        for r in rows:
+            cands = list(r[7] or [])[:3]
+            w.writerow(list(r[:7]) + cands + [""] * (3 - len(cands)) + [""])
+    return len(rows)
+
+
+def apply_review_decisions(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], key: bytes) -> dict[str, Any]:
+    """Apply the decisions of a filled review file; returns counts and the (system, id) pairs now linked."""
+    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    missing = [c for c in ("review_id", "decision") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; use the file written by `workbench identity review`")
+    out: dict[str, Any] = {"linked": 0, "created": 0, "rejected": 0, "skipped": 0, "resolved_ids": []}
+    now = pd.Timestamp.now()
+    for line, row in enumerate(frame.itertuples(index=False), start=2):
+        decision = str(row.decision).strip().lower()
+        if not decision:
+            out["skipped"] += 1
+            continue
+        rec = con.execute("SELECT system, source_id, name, birth_date, class_name, candidates FROM identity_vault_review "
+                          "WHERE review_id = ? AND status = 'pending'", [int(row.review_id)]).fetchone()
+        if rec is None:
+            out["skipped"] += 1
+            continue
+        system, sid, name, birth, cls, cands = rec
+        if decision in ("1", "2", "3"):
+            idx = int(decision) - 1
+            if idx >= len(cands or []):
+                raise ValueError(f"{path}, row {line}, column decision: candidate {decision} does not exist")
+            con.execute("INSERT INTO identity_vault_ids VALUES (?, ?, ?, 'person', ?, NULL)", [system, sid, cands[idx], now])
+            out["linked"] += 1
+            out["resolved_ids"].append((system, sid))
+        elif decision == "new":
+            k = pseudonym(key, f"{system}:{sid}")
+            con.execute("INSERT INTO identity_vault VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL)",
+                        [k, name, normalize_name(name), birth, cls, f"{system}:{sid}", now])
+            con.execute("INSERT INTO identity_vault_ids VALUES (?, ?, ?, 'person:new', ?, NULL)", [system, sid, k, now])
+            out["created"] += 1
+            out["resolved_ids"].append((system, sid))
+        elif decision == "reject":
+            out["rejected"] += 1
+        else:
+            raise ValueError(f"{path}, row {line}, column decision: {decision!r} is not 1, 2, 3, new or reject")
+        con.execute("UPDATE identity_vault_review SET status = 'resolved', decision = ? WHERE review_id = ?",
+                    [decision, int(row.review_id)])
+    return out

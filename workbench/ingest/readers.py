@@ -1,0 +1,294 @@
+"""Readers: every supported file becomes one all-VARCHAR DuckDB table plus its malformed lines.
+
+Each reader creates table ``name`` with the file's columns as VARCHAR and two more columns:
+``_row`` (a unique record number used for accounting) and ``_line`` (the row a person sees:
+for CSV and Excel the header is row 1, so the first data row is row 2; for JSON lines the line
+number). Encodings are detected, never guessed silently: UTF-8 (with or without BOM) first, then
+GB18030; a file that is neither is refused with the offset of the first bad byte.
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+class FileProblem(Exception):
+    """A whole-file problem: the file is refused and nothing is written."""
+
+
+@dataclass
+class ReadResult:
+    table: str
+    columns: list[str]
+    rows: int
+    encoding: str
+    malformed: list[dict[str, Any]] = field(default_factory=list)  # {line, column, message, text}
+
+
+CHUNK = 1 << 24
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig``, ``utf-8`` or ``gb18030``; raises :class:`FileProblem` otherwise.
+
+    >>> p = Path(tempfile.mkdtemp()) / "x.csv"; _ = p.write_bytes("学号\\n".encode("gb18030"))
+    >>> detect_encoding(p)
+    'gb18030'
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+    bom = head == codecs.BOM_UTF8
+    first_error = None
+    for enc in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(enc)()
+        offset = 0
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    decoder.decode(chunk)
+                    offset += len(chunk)
+                decoder.decode(b"", final=True)
+            return "utf-8-sig" if (enc == "utf-8" and bom) else enc
+        except UnicodeDecodeError as exc:
+            if first_error is None:
+                first_error = (offset + exc.start, exc.object[exc.start:exc.start + 1])
+    pos, byte = first_error or (0, b"")
+    raise FileProblem(f"cannot decode as UTF-8 or GB18030 (first bad byte 0x{byte.hex()} at offset {pos}); "
+                      f"save it as UTF-8 or GB18030 / 文件编码无法识别，请另存为 UTF-8 或 GB18030")
+
+
+def _transcode(path: Path, encoding: str) -> Path:
+    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="wb_utf8_")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out, \
+            open(path, encoding=encoding, newline="") as src:
+        while chunk := src.read(CHUNK):
+            out.write(chunk)
+    return Path(tmp)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _finish(con: duckdb.DuckDBPyConnection, name: str, encoding: str,
+            malformed: list[dict[str, Any]], line_of_row: Any = None) -> ReadResult:
+    cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall() if r[0] not in ("_row", "_line")]
+    rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    return ReadResult(name, cols, rows, encoding, malformed)
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    encoding = detect_encoding(path)
+    src = path if encoding.startswith("utf-8") else _transcode(path, encoding)
+    try:
+        delim = options.get("delimiter", ",")
+        header = bool(options.get("header", True))
+        args = [f"delim={_sql_str(delim)}", "quote='\"'", "escape='\"'", f"header={str(header).lower()}",
+                "all_varchar=true", "strict_mode=true", "store_rejects=true", "auto_detect=true",
+                f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'", "sample_size=-1" if header else "sample_size=20480"]
+        if options.get("columns"):
+            cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in options["columns"])
+            args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + [f"columns={{{cols}}}"]
+        try:
+            con.execute(f"CREATE TEMP TABLE {name}_in AS SELECT *, row_number() OVER () - 1 AS _k "
+                        f"FROM read_csv({_sql_str(str(src))}, {', '.join(args)})")
+        except duckdb.Error as exc:
+            raise FileProblem(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        rej = con.execute(f"SELECT line, column_name, error_type, csv_line, error_message FROM {name}_rej "
+                          f"ORDER BY line").fetchall()
+        con.execute(f"DROP TABLE IF EXISTS {name}_rej; DROP TABLE IF EXISTS {name}_scan")
+        malformed = [{"line": int(r[0]), "column": r[1] or "", "message": f"{r[2]}: {r[4]}", "text": r[3]}
+                     for r in rej]
+        first = 1 if header else 0
+        if malformed:
+            # data rows skip the rejected lines: map the k-th kept row to its physical line
+            bad = sorted(m["line"] for m in malformed)
+            n = con.execute(f"SELECT count(*) FROM {name}_in").fetchone()[0]
+            import numpy as np
+            lines = np.setdiff1d(np.arange(first + 1, first + 1 + n + len(bad)), np.array(bad))[:n]
+            con.register(f"{name}_lines", pd.DataFrame({"k": np.arange(n, dtype="int64"), "line": lines}))
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT t.* EXCLUDE (_k), l.line AS _row, l.line AS _line "
+                        f"FROM {name}_in t JOIN {name}_lines l ON l.k = t._k ORDER BY t._k")
+            con.unregister(f"{name}_lines")
+        else:
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE (_k), _k + {first + 1} AS _row, "
+                        f"_k + {first + 1} AS _line FROM {name}_in")
+        con.execute(f"DROP TABLE {name}_in")
+        return _finish(con, name, encoding, malformed)
+    finally:
+        if src != path:
+            os.unlink(src)
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if text.strip() else None
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    import openpyxl
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException …
+        raise FileProblem(f"cannot open as an Excel workbook: {exc}") from None
+    sheet = options.get("sheet")
+    if sheet is not None and sheet not in wb.sheetnames:
+        raise FileProblem(f"sheet {sheet!r} not found (sheets: {', '.join(wb.sheetnames)})")
+    ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None:
+        raise FileProblem("the sheet is empty")
+    cols = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(header)]
+    data, lines = [], []
+    for i, row in enumerate(rows, start=2):
+        cells = [_cell(v) for v in row[:len(cols)]]
+        if all(c is None for c in cells):
+            continue
+        data.append(cells + [None] * (len(cols) - len(cells)))
+        lines.append(i)
+    wb.close()
+    frame = pd.DataFrame(data, columns=cols, dtype=object).astype("string")
+    frame["_row"] = pd.Series(lines, dtype="int64")
+    frame["_line"] = frame["_row"]
+    return _from_frame(con, frame, name, "xlsx")
+
+
+def _from_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, name: str, encoding: str,
+                malformed: list[dict[str, Any]] | None = None) -> ReadResult:
+    con.register(f"{name}_df", frame)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    con.unregister(f"{name}_df")
+    return _finish(con, name, encoding, malformed or [])
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT COLUMNS(*)::VARCHAR, (file_row_number + 1)::BIGINT AS _row, "
+                    f"(file_row_number + 1)::BIGINT AS _line FROM read_parquet({_sql_str(str(path))}, file_row_number=true)")
+    except duckdb.Error as exc:
+        raise FileProblem(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
+    return _finish(con, name, "parquet", [])
+
+
+def _flatten(obj: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {} if out is None else out
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, list):
+        out[prefix] = json.dumps(obj, ensure_ascii=False)
+    else:
+        out[prefix] = None if obj is None else str(obj)
+    return out
+
+
+def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    """xAPI statements (or any JSON objects), one per line, flattened to dotted column names."""
+    encoding = detect_encoding(path)
+    records, lines, malformed = [], [], []
+    with open(path, encoding=encoding) as fh:
+        text = fh.read()
+    if text.lstrip().startswith("["):  # a JSON array of statements
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FileProblem(f"not valid JSON: {exc}") from None
+        for i, item in enumerate(items, start=1):
+            records.append(_flatten(item))
+            lines.append(i)
+    else:
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("a JSON object is expected")
+            except ValueError as exc:
+                malformed.append({"line": i, "column": "", "message": f"invalid JSON: {exc}", "text": line[:500]})
+                continue
+            records.append(_flatten(obj))
+            lines.append(i)
+    frame = pd.DataFrame.from_records(records).astype("string") if records else pd.DataFrame()
+    frame["_row"] = pd.Series(lines, dtype="int64")
+    frame["_line"] = frame["_row"]
+    return _from_frame(con, frame, name, encoding, malformed)
+
+
+def read_kt_triples(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    """Knowledge-tracing sequences, three lines per student: length, skill ids, correctness.
+
+    Each attempt becomes one record (``seq_no``, ``position``, ``skill``, ``correct``); ``_line`` is
+    the line of the skill list. A triple whose three lines disagree is one malformed record.
+    """
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding) as fh:
+        raw = [ln.strip() for ln in fh]
+    seq, pos, skills, correct, rows, lines, malformed = [], [], [], [], [], [], []
+    i, seq_no, record = 0, 0, 0
+    while i < len(raw):
+        if not raw[i]:
+            i += 1
+            continue
+        seq_no += 1
+        trip = raw[i:i + 3]
+        ok = len(trip) == 3 and trip[0].rstrip(",").isdigit()
+        sk = [s for s in trip[1].split(",") if s != ""] if ok else []
+        co = [c for c in trip[2].split(",") if c != ""] if ok else []
+        if not ok or not (int(trip[0].rstrip(",")) == len(sk) == len(co)):
+            record += 1
+            malformed.append({"line": i + 1, "column": "", "text": " | ".join(trip)[:500],
+                              "message": "sequence lines disagree (length, skills, answers)"})
+            i += 3
+            continue
+        for p, (s, c) in enumerate(zip(sk, co), start=1):
+            record += 1
+            seq.append(str(seq_no)), pos.append(str(p)), skills.append(s), correct.append(c)
+            rows.append(record), lines.append(i + 2)
+        i += 3
+    frame = pd.DataFrame({"seq_no": seq, "position": pos, "skill": skills, "correct": correct}, dtype="string")
+    frame["_row"] = pd.Series(rows, dtype="int64")
+    frame["_line"] = pd.Series(lines, dtype="int64")
+    return _from_frame(con, frame, name, encoding, malformed)
+
+
+READERS = {"csv": read_csv, "txt": read_csv, "tsv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet,
+           "jsonl": read_jsonl, "json": read_jsonl, "xapi": read_jsonl, "kt_triples": read_kt_triples}
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    """Read ``path`` into temp table ``name`` with the reader the preset or the file suffix names.
+
+    A ``.csv`` file that carries the columns of a rejects report is read as CSV even when the preset's
+    reader is another format, so corrected rejects can always go back in.
+    """
+    if not path.exists():
+        raise FileProblem("file not found")
+    fmt = options.get("format") or path.suffix.lstrip(".").lower()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix == "csv" and path.name.endswith(".rejects.csv"):
+        fmt, options = "csv", {k: v for k, v in options.items() if k not in ("delimiter", "header", "columns")}
+    elif suffix in ("xlsx", "parquet", "jsonl") and fmt != suffix:
+        fmt = suffix
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise FileProblem(f"unsupported file type {fmt!r} (csv, xlsx, parquet, jsonl, kt_triples)")
+    return reader(con, path, name, options)

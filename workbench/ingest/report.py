@@ -1,0 +1,97 @@
+"""What ingestion tells people: the accounting table and the rejects report (CSV + xlsx).
+
+The rejects CSV has one row per rejected source row: ``_file``, ``_row`` (as seen in Excel or an
+editor), ``_columns``, ``_values``, ``_reason_zh``, ``_reason_en``, ``_status`` and
+``_quarantine_id``, followed by the row's original columns. Correct the values in place and ingest
+the file again with the same preset: rows that now pass leave quarantine. The xlsx has the same
+sheet plus a ``reasons`` sheet with one line per (row, column, reason).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from workbench.ingest.presets import Preset
+from workbench.ingest.validate import q
+from workbench.labels import reason_text, ui
+
+
+def write_rejects(con: duckdb.DuckDBPyConnection, path: Path, preset: Preset, raw: str, fid: int,
+                  raw_cols: list[str], out_dir: Path) -> list[str]:
+    """Write ``<stem>.rejects.csv`` and ``.xlsx`` for file ``fid``; returns the paths (none if no rejects)."""
+    cols = ", ".join(f"r.{q(c)}" for c in raw_cols)
+    bad = con.execute(f"""SELECT b.qid, b._line, b.errs{', ' + cols if cols else ''} FROM wb_q_{fid} b
+                          JOIN {raw} r USING (_row) ORDER BY b._line""").fetchall()
+    merged = con.execute(f"""SELECT m._row, r._line{', ' + cols if cols else ''} FROM wb_merged_{fid} m JOIN
+                             (SELECT DISTINCT ON (_row) * FROM {raw}) r USING (_row) ORDER BY r._line""").fetchall()
+    malformed = con.execute(f"""SELECT quarantine_id, row_no, reasons, v.raw FROM quarantine q
+        LEFT JOIN identity_vault_quarantine v USING (quarantine_id)
+        WHERE q.file_id = {fid} AND list_contains(list_transform(reasons, lambda x: x.code), 'malformed_row')""").fetchall()
+    if not bad and not merged and not malformed:
+        return []
+    rows, detail = [], []
+
+    def add(qid: object, line: int, errs: list[dict], values: tuple, status: str) -> None:
+        rows.append({"_file": path.name, "_row": line, "_columns": "; ".join(e["column"] for e in errs),
+                     "_values": "; ".join(str(e["value"]) for e in errs),
+                     "_reason_zh": "; ".join(reason_text(e["code"], "zh") for e in errs),
+                     "_reason_en": "; ".join(reason_text(e["code"], "en") for e in errs),
+                     "_status": status, "_quarantine_id": qid, **dict(zip(raw_cols, values))})
+        for e in errs:
+            detail.append({"file": path.name, "row": line, "column": e["column"], "value": e["value"], "code": e["code"],
+                           "reason_zh": reason_text(e["code"], "zh"), "reason_en": reason_text(e["code"], "en"),
+                           "status": status})
+    for qid, line, errs, *values in bad:
+        add(qid, line, errs, tuple(values), "quarantined")
+    for qid, line, errs, text in malformed:
+        add(qid, line, errs, tuple(), "quarantined")
+        rows[-1]["_values"] = json.loads(text)["_text"] if text else rows[-1]["_values"]
+    for _row, line, *values in merged:
+        add(None, line, [{"column": "*", "value": "", "code": "duplicate_exact"}], tuple(values), "merged")
+    frame = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{path.stem}.rejects.csv"
+    xlsx_path = out_dir / f"{path.stem}.rejects.xlsx"
+    frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
+        frame.to_excel(xw, sheet_name="rejects", index=False)
+        pd.DataFrame(detail).to_excel(xw, sheet_name="reasons", index=False)
+    return [str(csv_path), str(xlsx_path)]
+
+
+COLUMNS = ["file", "preset", "rows_read", "accepted", "quarantined", "merged", "released", "status"]
+
+
+def accounting_table(reports: list, lang: str = "zh") -> str:
+    """The accounting of several files as a plain-text table with a total line."""
+    head = [ui(c, lang) for c in COLUMNS]
+    body = [[r.file, r.preset, r.rows_read, r.accepted, r.quarantined, r.merged, r.released,
+             ui(r.status, lang) if r.status == "unchanged" else r.status] for r in reports]
+    tot = [ui("total", lang), "", *(sum(r[i] for r in body) for i in range(2, 7)), ""]
+    table = [head] + body + [tot]
+    widths = [max(_w(str(row[i])) for row in table) for i in range(len(head))]
+
+    def fmt(row: list) -> str:
+        return "  ".join(_pad(str(v), widths[i], isinstance(v, int)) for i, v in enumerate(row))
+    lines = [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body] + \
+        ["  ".join("-" * w for w in widths), fmt(tot)]
+    for r in reports:
+        if r.status == "failed":
+            lines.append(f"✗ {r.message}")
+        elif r.reasons:
+            reasons = ", ".join(f"{reason_text(k, lang)} ×{v}" for k, v in sorted(r.reasons.items()))
+            lines.append(f"• {r.file}: {reasons}" + (f" → {r.rejects[0]}" if r.rejects else ""))
+    return "\n".join(lines)
+
+
+def _w(text: str) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * (width - _w(text))
+    return gap + text if right else text + gap

@@ -1,0 +1,106 @@
+"""Opening the store: path resolution, schema version check and upgrade."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from workbench.store.migrations import MIGRATIONS
+from workbench.store.schema import SCHEMA_VERSION
+
+ENV_STORE = "WORKBENCH_STORE"
+DEFAULT_STORE = Path("data") / "workbench.duckdb"
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer Profile Workbench than this one."""
+
+
+def default_store_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """``path`` if given, else ``$WORKBENCH_STORE``, else ``data/workbench.duckdb``.
+
+    >>> default_store_path("x.duckdb").name
+    'x.duckdb'
+    """
+    if path:
+        return Path(path)
+    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+
+
+class Store:
+    """A DuckDB connection on the store file with the schema at ``SCHEMA_VERSION``.
+
+    Use as a context manager, or call :meth:`close`. ``store.con`` is the DuckDB connection.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+        self.path = default_store_path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise FileNotFoundError(f"store {self.path} does not exist")
+        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self._upgrade(read_only)
+
+    # -- schema version -------------------------------------------------------------------
+    def schema_version(self) -> int:
+        has_meta = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'workbench_meta'").fetchone()[0]
+        if not has_meta:
+            return 0
+        row = self.con.execute("SELECT value FROM workbench_meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _upgrade(self, read_only: bool) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            self.con.close()
+            raise StoreVersionError(
+                f"store {self.path} has schema version {version}, but this Profile Workbench knows only "
+                f"up to {SCHEMA_VERSION}; upgrade the package (pip install -U profile-workbench) "
+                f"/ 该数据库由更新版本的工作台创建（版本 {version}），请先升级工作台")
+        if version == SCHEMA_VERSION:
+            return
+        if read_only:
+            raise StoreVersionError(f"store {self.path} needs an upgrade from v{version}; open it writable once")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                MIGRATIONS[target](self.con)
+                self.set_meta("schema_version", str(target))
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    # -- small helpers ----------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM workbench_meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO workbench_meta VALUES (?, ?)", [key, value])
+
+    def count(self, table: str, where: str = "", params: list[Any] | None = None) -> int:
+        sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return int(self.con.execute(sql, params or []).fetchone()[0])
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
+    """Open (creating or upgrading) the store at ``path`` (see :func:`default_store_path`)."""
+    return Store(path, read_only=read_only)
