@@ -16,7 +16,7 @@ LANG_OPT = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh",
 
 
 def _progress_factory(enabled: bool):
-    """A tqdm bar per file over the pipeline's phases (shown for large files)."""
+    """A tqdm bar per file over the pipeline's phases (the pipeline calls it for large files only)."""
     if not enabled:
         return None
     from tqdm import tqdm
@@ -69,11 +69,10 @@ def ingest(paths, preset, store_path, key_file, rejects_dir, as_json, lang) -> N
     key = _key(key_file)
     store_file = default_store_path(store_path)
     rejects = Path(rejects_dir) if rejects_dir else store_file.parent / "rejects"
-    big = any(Path(p).exists() and Path(p).stat().st_size > 5_000_000 for p in paths)
     try:
         with open_store(store_file) as store:
             reports = ingest_paths(store, paths, key, preset, rejects_dir=rejects,
-                                   progress=_progress_factory(big and not as_json))
+                                   progress=_progress_factory(sys.stderr.isatty() and not as_json))
     except StoreVersionError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -164,11 +163,10 @@ def demo(students, seed, weeks, store_path, demo_dir, fresh, no_ingest, lang) ->
 
 
 @main.command()
-@LANG_OPT
-def schema(lang) -> None:
+def schema() -> None:
     """Print the store's schema reference (tables and columns with zh/en descriptions)."""
     from workbench.store.schema import schema_markdown
-    click.echo(schema_markdown(lang))
+    click.echo(schema_markdown())
 
 
 if __name__ == "__main__":  # pragma: no cover

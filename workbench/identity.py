@@ -12,8 +12,8 @@ candidate. Everything weaker — a name variant (繁体, full-width, spaces), tw
 candidate, a national ID already tied to another school number — goes to a person for review
 (``workbench identity review`` / ``workbench identity resolve FILE``), never merged silently.
 
->>> pseudonym(b"k" * 32, "school_no:2026070101")[:4]
-'S1b8'
+>>> pseudonym(b"k" * 32, "school_no:2026070101")
+'Sf85f7e63629137025d47c17c'
 >>> normalize_name(" 張 小明 ")
 '张小明'
 """
@@ -27,13 +27,15 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
-from workbench.ingest.presets import Preset
-from workbench.ingest.validate import DEFAULT_DATE_FORMATS, lit, q
+from workbench.sqltext import DEFAULT_DATE_FORMATS, lit, q
+
+if TYPE_CHECKING:
+    from workbench.ingest.presets import Preset
 
 ENV_KEY, ENV_KEY_FILE = "WORKBENCH_KEY", "WORKBENCH_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "profile-workbench" / "pseudonym.key"
@@ -96,7 +98,7 @@ def key_fingerprint(key: bytes) -> str:
 def check_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     """Record the key's fingerprint in a new store; refuse a store made with another key."""
     fp = key_fingerprint(key)
-    row = con.execute("SELECT value FROM workbench_meta WHERE key = 'key_fingerprint'").fetchone()
+    row = next(iter(con.execute("SELECT value FROM workbench_meta WHERE key = 'key_fingerprint'").fetchall()), None)
     if row is None:
         con.execute("INSERT INTO workbench_meta VALUES ('key_fingerprint', ?)", [fp])
     elif row[0] != fp:
@@ -112,7 +114,7 @@ class IdentityStats:
     pending_ids: set[str] = field(default_factory=set)
 
 
-def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str) -> pd.DataFrame:
+def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, stem: str, line: str) -> pd.DataFrame:
     ident = preset.identity
     assert ident is not None
 
@@ -120,31 +122,32 @@ def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str) -> pd.DataFr
         if not c:
             return "NULL"
         if c in ("_row", "_line"):
-            return f"CAST(raw.{c} AS VARCHAR)"
+            return f"CAST({line} AS VARCHAR)"
+        if c == "_file":
+            return lit(stem)
         return f"NULLIF(trim(raw.{q(c)}), '')"
-    id_expr = col(ident.id)
-    if ident.id == "_file_seq":  # not used; placeholder for composite ids
-        id_expr = "NULL"
+    ids = ident.id if isinstance(ident.id, list) else [ident.id]
+    id_expr = col(ids[0]) if len(ids) == 1 else "concat_ws(':', " + ", ".join(col(c) for c in ids) + ")"
     fmts = ident.birth_formats or DEFAULT_DATE_FORMATS
     birth = f"CAST(try_strptime({col(ident.birth_date)}, [{', '.join(map(lit, fmts))}]) AS DATE)" \
         if ident.birth_date else "NULL::DATE"
-    return con.execute(f"""SELECT min(_row) AS _row, sid, any_value(name) AS name, any_value(nid) AS nid,
+    return con.execute(f"""SELECT min(_pos) AS _pos, sid, any_value(name) AS name, any_value(nid) AS nid,
             any_value(phone) AS phone, any_value(birth) AS birth, any_value(bad_birth) AS bad_birth,
             any_value(class_name) AS class_name
-        FROM (SELECT raw._row, {id_expr} AS sid, {col(ident.name)} AS name, {col(ident.national_id)} AS nid,
+        FROM (SELECT raw.rowid AS _pos, {id_expr} AS sid, {col(ident.name)} AS name, {col(ident.national_id)} AS nid,
                      {col(ident.phone)} AS phone, {birth} AS birth,
                      ({col(ident.birth_date)} IS NOT NULL AND {birth} IS NULL) AS bad_birth,
                      {col(ident.class_name)} AS class_name FROM {raw} raw) WHERE sid IS NOT NULL
-        GROUP BY sid ORDER BY _row""").df()
+        GROUP BY sid ORDER BY _pos""").df()
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, key: bytes,
-                       file_id: int, id_prefix: str = "") -> IdentityStats:
+                       file_id: int, stem: str = "", line: str = "(raw.rowid + 2)") -> IdentityStats:
     """Create or link identities for the ids in raw table ``raw`` (run inside the ingest transaction)."""
     ident = preset.identity
     assert ident is not None
     stats = IdentityStats()
-    rows = _pull(con, preset, raw)
+    rows = _pull(con, preset, raw, stem, line)
     if rows.empty:
         return stats
     system = ident.system
@@ -172,7 +175,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str,
                 reviews.append((system, sid, name, birth, r.class_name, "identity_conflict", [by_nid[nid]]))
                 pending.add(sid)
                 continue
-            k = pseudonym(key, f"{system}:{id_prefix}{sid}")
+            k = pseudonym(key, f"{system}:{sid}")
             new_vault.append((k, name, normalize_name(name), nid, r.phone if isinstance(r.phone, str) else None,
                               birth, r.class_name if isinstance(r.class_name, str) else None, f"{system}:{sid}", now, file_id))
             new_links.append((system, sid, k, "new", now, file_id))
@@ -252,8 +255,8 @@ def apply_review_decisions(con: duckdb.DuckDBPyConnection, path: str | os.PathLi
         if not decision:
             out["skipped"] += 1
             continue
-        rec = con.execute("SELECT system, source_id, name, birth_date, class_name, candidates FROM identity_vault_review "
-                          "WHERE review_id = ? AND status = 'pending'", [int(row.review_id)]).fetchone()
+        rec = next(iter(con.execute("SELECT system, source_id, name, birth_date, class_name, candidates FROM identity_vault_review "
+                          "WHERE review_id = ? AND status = 'pending'", [int(row.review_id)]).fetchall()), None)
         if rec is None:
             out["skipped"] += 1
             continue

@@ -15,6 +15,7 @@ REASONS: dict[str, dict[str, str]] = {
     "negative_score": {"zh": "分数为负", "en": "negative score"},
     "score_above_max": {"zh": "分数超过满分", "en": "score above the maximum"},
     "out_of_range": {"zh": "数值超出允许范围", "en": "value out of the allowed range"},
+    "bad_format": {"zh": "格式不符（如证件号、电话）", "en": "wrong format (e.g. ID or phone number)"},
     "unknown_value": {"zh": "取值不在允许范围内（未知代码或拼写错误）", "en": "value not in the allowed set (unknown code or typo)"},
     "unknown_student": {"zh": "未知学生（在身份库中找不到该编号）", "en": "unknown student (id not in the identity vault)"},
     "identity_pending": {"zh": "身份匹配待人工确认", "en": "identity match awaits a person's decision"},

@@ -10,18 +10,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.ingest.pipeline import FileReport, Progress, ingest_file
-from workbench.ingest.presets import Preset, PresetError, list_presets, load_preset, preset_for_file
+from workbench.ingest.presets import Preset, PresetError, list_presets, load_preset, presets_for_file
 from workbench.ingest.readers import FileProblem
 from workbench.ingest.report import accounting_table
 from workbench.store import Store
 
 __all__ = ["FileReport", "FileProblem", "Preset", "PresetError", "accounting_table", "ingest_file", "ingest_paths",
-           "list_presets", "load_preset", "preset_for_file"]
+           "list_presets", "load_preset", "presets_for_file"]
 
 
 def ingest_paths(store: Store, paths: Iterable[str | Path], key: bytes, preset: str | Preset | None = None, *,
                  rejects_dir: str | Path | None = None, progress: Progress | None = None) -> list[FileReport]:
-    """Ingest several files; with no ``preset`` each file's preset is found from its name.
+    """Ingest several files; with no ``preset`` each file's presets are found from its name.
 
     Files are taken in the presets' ``order`` (rosters before the records that refer to them).
     A file whose preset cannot be found is reported as failed, the others go on.
@@ -29,10 +29,14 @@ def ingest_paths(store: Store, paths: Iterable[str | Path], key: bytes, preset: 
     jobs: list[tuple[Path, Preset | None, str]] = []
     for p in map(Path, paths):
         try:
-            pr = preset if isinstance(preset, Preset) else load_preset(preset) if preset else preset_for_file(p)
-            jobs.append((p, pr, "" if pr else f"{p}: no preset matches this file name; name one with --preset"))
+            found = [preset] if isinstance(preset, Preset) else [load_preset(preset)] if preset else presets_for_file(p)
         except PresetError as exc:
             jobs.append((p, None, str(exc)))
+            continue
+        if not found:
+            jobs.append((p, None, f"{p}: no preset matches this file name; name one with --preset "
+                                  f"/ 没有与该文件名匹配的导入预设，请用 --preset 指定"))
+        jobs += [(p, pr, "") for pr in found]
     jobs.sort(key=lambda j: (j[1].order if j[1] else 0, str(j[0])))
     reports = []
     for path, pr, err in jobs:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,13 +19,15 @@ from typing import Any
 
 from workbench.identity import check_key, resolve_identities
 from workbench.ingest.presets import Preset
-from workbench.ingest.readers import FileProblem, ReadResult, read_file
-from workbench.ingest.validate import build_checked, lit, q
+from workbench.ingest.readers import FileProblem, read_file
+from workbench.ingest.validate import build_checked
+from workbench.sqltext import lit, q
 from workbench.store import Store
 from workbench.store.schema import TABLES
 
 Progress = Callable[[str, int, int], None]
 MASK = "«vault»"
+PROGRESS_BYTES = 5_000_000
 
 
 @dataclass
@@ -69,236 +73,325 @@ class _Ingest:
                  progress: Progress | None):
         self.store, self.con, self.path, self.preset, self.key = store, store.con, path, preset, key
         self.rejects_dir, self.progress = rejects_dir, progress
+        self.chk = None
+        self.rawrows = ""
         self.report = FileReport(file=path.name, preset=preset.name, table=preset.table)
+        self.stem = source_stem(path)
 
     def step(self, name: str, done: int) -> None:
         if self.progress:
             self.progress(name, done, 6)
 
     # ------------------------------------------------------------------------------------
+    def _previous(self, sha: str) -> tuple | None:
+        return next(iter(self.con.execute(
+            "SELECT file_id, rows_read, accepted, quarantined, merged FROM ingest_log WHERE sha256 = ? AND preset = ? "
+            "AND status = 'ok' ORDER BY file_id LIMIT 1", [sha, self.preset.name]).fetchall()), None)
+
+    def _unchanged(self, prev: tuple) -> FileReport:
+        rep = self.report
+        rep.status, rep.file_id = "unchanged", prev[0]
+        rep.rows_read, rep.accepted, rep.quarantined, rep.merged = prev[1:]
+        rep.message = f"already ingested as file {prev[0]}; nothing changed / 已导入过，未做改动"
+        return rep
+
     def run(self) -> FileReport:
         t0 = time.perf_counter()
         rep, con = self.report, self.con
         if not self.path.exists():
             rep.status, rep.message = "failed", f"{self.path}: file not found / 文件不存在"
             return rep
-        sha = file_sha256(self.path)
-        prev = con.execute("SELECT file_id, rows_read, accepted, quarantined, merged FROM ingest_log WHERE sha256 = ? "
-                           "AND preset = ? AND status = 'ok' ORDER BY file_id LIMIT 1", [sha, self.preset.name]).fetchone()
-        if prev:
-            rep.status, rep.file_id = "unchanged", prev[0]
-            rep.rows_read, rep.accepted, rep.quarantined, rep.merged = prev[1:]
-            rep.message = f"already ingested as file {prev[0]}; nothing changed / 已导入过，未做改动"
-            return rep
-        con.execute("BEGIN TRANSACTION")
+        size = self.path.stat().st_size
+        if size < PROGRESS_BYTES:  # a bar for files over ~100k rows only
+            self.progress = None
+        seen_size = con.execute("SELECT count(*) FROM ingest_log WHERE preset = ? AND bytes = ? AND status = 'ok'",
+                                [self.preset.name, size]).fetchall()[0][0]
+        hasher = None
+        if seen_size:  # possibly the same file again: hash first, and skip all work if so
+            sha = file_sha256(self.path)
+            prev = self._previous(sha)
+            if prev:
+                return self._unchanged(prev)
+        else:  # surely new content: hash in a thread while DuckDB reads (hashlib releases the GIL)
+            hasher = ThreadPoolExecutor(1)
+            sha_future = hasher.submit(file_sha256, self.path)
+        self.raw = f"wb_raw_{uuid.uuid4().hex[:8]}"
         try:
-            check_key(con, self.key)
-            fid = con.execute("SELECT nextval('file_seq')").fetchone()[0]
-            rep.file_id = fid
-            self._ingest(fid, sha)
-            if not rep.balanced:  # the invariant: never commit a file whose rows do not add up
-                raise AssertionError(f"accounting does not balance: {rep.as_dict()}")
-            con.execute("COMMIT")
+            self.step("read", 0)
+            # read outside the transaction: a temp table's rowid is then the record's position in the file
+            self._prepare()
+            if hasher:
+                sha = sha_future.result()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                check_key(con, self.key)
+                fid = con.execute("SELECT nextval('file_seq')").fetchall()[0][0]
+                rep.file_id = fid
+                self._ingest(fid, sha, size)
+                if not rep.balanced:  # the invariant: never commit a file whose rows do not add up
+                    raise AssertionError(f"accounting does not balance: {rep.as_dict()}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         except FileProblem as exc:
-            con.execute("ROLLBACK")
             rep.status, rep.message = "failed", f"{self.path}: {exc}"
-            rep.rows_read = rep.accepted = rep.quarantined = rep.merged = 0
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            rep.file_id = None
+            rep.rows_read = rep.accepted = rep.quarantined = rep.merged = rep.released = 0
         finally:
+            if hasher:
+                hasher.shutdown()
             self._drop_temps()
         rep.seconds = round(time.perf_counter() - t0, 3)
         return rep
 
     def _drop_temps(self) -> None:
+        for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary AND "
+                                        "view_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
+            self.con.execute(f"DROP VIEW IF EXISTS temp.{q(name)}")
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                                         "table_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP TABLE IF EXISTS temp.{q(name)}")
 
-    def _ingest(self, fid: int, sha: str) -> None:
-        con, p, rep = self.con, self.preset, self.report
-        raw = f"wb_raw_{fid}"
-        self.step("read", 0)
-        res: ReadResult = read_file(con, self.path, raw, p.reader)
-        rep.encoding = res.encoding
-        missing = [c for c in p.required_columns() if c not in res.columns]
-        if p.unpivot:
-            missing = [c for c in missing if not c.startswith(p.unpivot["prefix"])]
+    def _direct_ok(self) -> bool:
+        """Plain CSVs (event logs and the like) are validated straight from the scan, without a raw copy."""
+        p = self.preset
+        fmt = p.reader.get("format") or self.path.suffix.lstrip(".").lower()
+        refs = {c for f in p.fields.values() for c in ([f.source] + [x for x in f.concat or [] if isinstance(x, str)])}
+        return (fmt in ("csv", "txt", "tsv") and not self.path.name.endswith(".rejects.csv") and not p.identity
+                and not p.unpivot and not refs & {"_row", "_line"})
+
+    def _columns_ok(self, columns: list[str]) -> None:
+        p = self.preset
+        missing = [c for c in p.required_columns() if c not in columns]
         if missing:
-            raise FileProblem(f"missing required column(s) {', '.join(missing)}; found: {', '.join(res.columns)} "
+            raise FileProblem(f"missing required column(s) {', '.join(missing)}; found: {', '.join(columns)} "
                               f"/ 缺少必需的列：{', '.join(missing)}")
-        self.raw_cols = [c for c in res.columns if not c.startswith("_")]
-        long = raw
-        if p.unpivot:
-            long = f"wb_long_{fid}"
-            pre = p.unpivot["prefix"]
-            cols = [c for c in res.columns if c.startswith(pre)]
-            if not cols:
-                raise FileProblem(f"no column starts with {pre!r}; found: {', '.join(res.columns)}")
-            con.execute(f"CREATE TEMP TABLE {long} AS SELECT * EXCLUDE (_c), replace(_c, {lit(pre)}, '') AS "
-                        f"{q(p.unpivot.get('name_field', 'item'))} FROM (UNPIVOT {raw} ON {', '.join(map(q, cols))} "
-                        f"INTO NAME _c VALUE {q(p.unpivot.get('value_field', 'value'))})")
+        self.raw_cols = [c for c in columns if not c.startswith("_")]
+        used = set(p.referenced_columns())
+        self.kept_cols = [c for c in self.raw_cols if c in used]  # what quarantine may keep
+
+    def _prepare(self) -> None:
+        """Read the file; for a plain UTF-8 CSV, validate it in the same scan (``self.chk`` is then set)."""
+        con, p, name = self.con, self.preset, self.raw
+        self.chk = None
+        if self._direct_ok():
+            from workbench.ingest.readers import (ReadResult, csv_columns, csv_rejects, csv_scan, malformed_of,
+                                                  register_malformed)
+            columns = csv_columns(con, self.path, p.reader)
+            self._columns_ok(columns)
+            first = 2 if p.reader.get("header", True) else 1
+            chk = build_checked(con, p, csv_scan(self.path, name, p.reader), None, f"(raw.rowid + {first})",
+                                f"wb_chk_{name}", self.stem, keep_raw=self.raw_cols)
+            rej = csv_rejects(con, name)
+            if not any(r[2] == "INVALID ENCODING" for r in rej):
+                with open(self.path, "rb") as fh:
+                    enc = "utf-8-sig" if fh.read(3) == b"\xef\xbb\xbf" else "utf-8"
+                malformed = malformed_of(rej)
+                if malformed:
+                    register_malformed(con, name, malformed)
+                rows = con.execute(f"SELECT count(*) FROM {chk.table}").fetchall()[0][0]
+                self.res = ReadResult(name, columns, rows, enc, malformed, first_line=first)
+                self.chk, self.rawrows = chk, f"(SELECT _rid, unnest(_raw) FROM {chk.table} WHERE _raw IS NOT NULL)"
+                return
+            self._drop_temps()  # not UTF-8: take the reading path that detects and transcodes
+        self.res = read_file(con, self.path, name, p.reader)
+        self._columns_ok(self.res.columns)
+        self.rawrows = f"(SELECT rowid AS _rid, * FROM {name})"
+
+    def _ingest(self, fid: int, sha: str, size: int) -> None:
+        con, p, rep, res, raw = self.con, self.preset, self.report, self.res, self.raw
+        rep.encoding = res.encoding
+        src, rid, line = raw, "raw.rowid", res.line_sql("raw")
+        if p.unpivot and self.chk is None:
+            src = f"wb_long_{fid}"
+            pre = p.unpivot.get("prefix", "")
+            cols = list(p.unpivot["columns"]) if p.unpivot.get("columns") else \
+                [c for c in res.columns if pre and c.startswith(pre)]
+            absent = [c for c in cols if c not in res.columns]
+            if not cols or absent:
+                raise FileProblem(f"missing column(s) to unpivot {absent or pre + '*'}; found: {', '.join(res.columns)} "
+                                  f"/ 缺少需要展开的列")
+            con.execute(f"""CREATE TEMP TABLE {src} AS SELECT * EXCLUDE (_c), replace(_c, {lit(pre)}, '') AS
+                {q(p.unpivot.get('name_field', 'item'))} FROM (UNPIVOT (SELECT raw.rowid AS _rid, {line} AS _line, *
+                FROM {raw} raw) ON {', '.join(map(q, cols))} INTO NAME _c VALUE {q(p.unpivot.get('value_field', 'value'))})""")
+            rid, line = "raw._rid", "raw._line"
         self.step("identity", 1)
         if p.identity:
-            st = resolve_identities(con, p, raw, self.key, fid)
+            st = resolve_identities(con, p, raw, self.key, fid, self.stem, res.line_sql("raw"))
             rep.identity = {"created": st.created, "linked": st.linked, "review": st.review}
         self.step("validate", 2)
-        chk = f"wb_chk_{fid}"
-        build_checked(con, p, long, chk, self.path.stem)
-        con.execute(f"CREATE TEMP TABLE wb_rid_{fid} AS SELECT * FROM {chk}")  # stable row ids for joins below
-        con.execute(f"DROP TABLE {chk}")
-        chk = f"wb_rid_{fid}"
-        self.chk = chk
+        if self.chk is None:
+            self.chk = build_checked(con, p, src, rid, line, f"wb_chk_{fid}", self.stem)
         self.step("deduplicate", 3)
         self._dedupe(fid)
         self.step("write", 4)
-        self._write(fid, sha, raw, res)
+        self._write(fid, sha, size)
         self.step("report", 5)
         if self.rejects_dir is not None:
-            self._rejects_report(raw, fid)
+            from workbench.ingest.report import write_rejects
+            rep.rejects = write_rejects(self, fid)
         self.step("done", 6)
 
     # ------------------------------------------------------------------------------------
     def _dedupe(self, fid: int) -> None:
-        con, p, chk = self.con, self.preset, self.chk
-        fields = [n for n in p.fields]
-        keys = p.key_fields() if p.key is not None or (p.table and TABLES[p.table].key) else fields
-        if p.unpivot and keys is not fields:
+        """Duplicates among rows that passed their checks: within the file, then against the store.
+
+        ``wb_dup`` gets one row per later copy: ``cid`` (its row in the checked table), ``_rid``,
+        ``same`` (identical to the first copy → merged; else a conflict) and what it duplicates.
+        """
+        con, p, chk = self.con, self.preset, self.chk.table
+        fields = list(p.fields)
+        keys = p.key_fields() if p.key is not None or (p.table and TABLES[p.table].key) else None
+        if p.unpivot and keys:
             keys = list(dict.fromkeys(keys + [p.unpivot.get("name_field", "item")]))
         dup = f"wb_dup_{fid}"
-        con.execute(f"CREATE TEMP TABLE {dup} (rid BIGINT, _row BIGINT, same BOOLEAN, other VARCHAR)")
-        if not keys:
+        con.execute(f"CREATE TEMP TABLE {dup} (cid BIGINT, _rid BIGINT, same BOOLEAN, other VARCHAR)")
+        if keys == []:
             return
-        hashed = f"hash({', '.join(q(f) for f in fields)})"
-        part = ", ".join(q(k) for k in keys) if keys is not fields else "h"
-        con.execute(f"""INSERT INTO {dup} SELECT rid, _row, h = h0, 'row ' || line0 FROM (
-              SELECT rowid AS rid, _row, {hashed} AS h,
-                     first_value({hashed}) OVER w AS h0, first_value(_line) OVER w AS line0, row_number() OVER w AS rn
-              FROM {chk} WHERE len(_errs) = 0 WINDOW w AS (PARTITION BY {part} ORDER BY _row, rowid)) WHERE rn > 1""")
-        if not p.table or p.write == "upsert":
+        part = ", ".join(q(k) for k in keys) if keys else "_h"
+        # a cheap GROUP BY finds the few keys that repeat; only those rows go through the window
+        con.execute(f"""CREATE TEMP TABLE wb_rep_{fid} AS SELECT {part} FROM {chk} WHERE NOT _bad
+                        GROUP BY {part} HAVING count(*) > 1""")
+        if con.execute(f"SELECT count(*) FROM wb_rep_{fid}").fetchall()[0][0]:
+            con.execute(f"""INSERT INTO {dup} SELECT cid, _rid, _h = h0, 'row ' || CAST({self._line_of('r0')} AS VARCHAR)
+                FROM (SELECT c._cid AS cid, c._rid, c._h, first_value(c._h) OVER w AS h0, first_value(c._rid) OVER w AS r0,
+                             row_number() OVER w AS rn
+                      FROM {chk} c SEMI JOIN wb_rep_{fid} k USING ({part}) WHERE NOT c._bad
+                      WINDOW w AS (PARTITION BY {', '.join('c.' + q(k) for k in keys) if keys else 'c._h'}
+                                   ORDER BY c._rid, c._cid)) WHERE rn > 1""")
+        if not p.table or p.write == "upsert" or not self.store.count(p.table):
             return
         tcols = [f for f in fields if f in TABLES[p.table].column_names()]
-        tkeys = [k for k in keys if k in tcols] if keys is not fields else None
 
         def th(alias: str) -> str:
             return "hash(" + ", ".join(f"{alias}{q(f)}" for f in tcols) + ")"
+        tkeys = [k for k in keys if k in tcols] if keys else None
         if tkeys:
             on = " AND ".join(f"c.{q(k)} = t.{q(k)}" for k in tkeys)
-            con.execute(f"""INSERT INTO {dup} SELECT c.rowid, c._row, {th('c.')} = {th('t.')}, 'file ' || t.file_id
+            con.execute(f"""INSERT INTO {dup} SELECT c._cid, c._rid, {th('c.')} = {th('t.')}, 'file ' || t.file_id
                 FROM {chk} c JOIN {p.table} t ON {on}
-                WHERE len(c._errs) = 0 AND c.rowid NOT IN (SELECT rid FROM {dup})""")
-        elif self.store.count(p.table):
-            con.execute(f"""INSERT INTO {dup} SELECT c.rid, c._row, TRUE, 'file ' || t.f FROM
-                (SELECT rowid AS rid, _row, {th('')} AS h FROM {chk} WHERE len(_errs) = 0) c
+                WHERE NOT c._bad AND c._cid NOT IN (SELECT cid FROM {dup})""")
+        else:
+            con.execute(f"""INSERT INTO {dup} SELECT c.cid, c._rid, TRUE, 'file ' || t.f FROM
+                (SELECT _cid AS cid, _rid, {th('')} AS h FROM {chk} WHERE NOT _bad) c
                 JOIN (SELECT {th('')} AS h, any_value(file_id) AS f FROM {p.table} GROUP BY 1) t ON c.h = t.h
-                WHERE c.rid NOT IN (SELECT rid FROM {dup})""")
+                WHERE c.cid NOT IN (SELECT cid FROM {dup})""")
 
-    def _write(self, fid: int, sha: str, raw: str, res: ReadResult) -> None:
-        con, p, chk, rep = self.con, self.preset, self.chk, self.report
+    def _line_of(self, rid_sql: str) -> str:
+        """SQL for the line a person sees of the record with id ``rid_sql``."""
+        if self.res.has_line_column:
+            return f"(SELECT _line FROM {self.raw} x WHERE x.rowid = {rid_sql})"
+        return self.res.line_sql("x").replace("x.rowid", rid_sql)
+
+    def _write(self, fid: int, sha: str, size: int) -> None:
+        con, p, chk, rep = self.con, self.preset, self.chk.table, self.report
         dup = f"wb_dup_{fid}"
         keylabel = ",".join(p.key_fields()) or "row"
-        # rows with any failure (their own checks or a conflicting duplicate), one entry per source row
-        con.execute(f"""CREATE TEMP TABLE wb_bad_{fid} AS SELECT _row, min(_line) AS _line, flatten(list(errs)) AS errs,
-                any_value(_qid) AS _qid FROM (
-              SELECT _row, _line, _errs AS errs, {self._qid_expr(chk)} AS _qid FROM {chk} WHERE len(_errs) > 0
+        qcol = "_quarantine_id" in [r[0] for r in con.execute(f"DESCRIBE {chk}").fetchall()]
+        # rows with any failure (own checks, or a conflicting duplicate): one entry per source record
+        con.execute(f"""CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, flatten(list(errs)) AS errs FROM (
+              SELECT _rid, _errs AS errs FROM {self.chk.errors}
               UNION ALL
-              SELECT c._row, c._line, [{{'column': {lit(keylabel)}, 'value': d.other, 'code': 'duplicate_conflict'}}],
-                     {self._qid_expr('c')} FROM {dup} d JOIN {chk} c ON c.rowid = d.rid WHERE NOT d.same)
-            GROUP BY _row""")
-        long_counts = f"(SELECT _row, count(*) AS n FROM {chk} GROUP BY _row)" if p.unpivot else None
-        if long_counts:
-            merged_sql = f"""SELECT d._row FROM {dup} d JOIN {long_counts} lc USING (_row) WHERE d.same
-                             GROUP BY d._row, lc.n HAVING count(*) = lc.n"""
+              SELECT _rid, [{{'column': {lit(keylabel)}, 'value': other, 'code': 'duplicate_conflict'}}]
+              FROM {dup} WHERE NOT same) GROUP BY _rid""")
+        n_bad = con.execute(f"SELECT count(*) FROM wb_bad_{fid}").fetchall()[0][0]
+        n_dup = con.execute(f"SELECT count(*) FROM {dup}").fetchall()[0][0]
+        if p.unpivot:  # a record is merged when every one of its long rows is an exact duplicate
+            merged_sql = f"""SELECT d._rid FROM {dup} d JOIN (SELECT _rid, count(*) AS n FROM {chk} GROUP BY _rid) lc
+                             USING (_rid) WHERE d.same GROUP BY d._rid, lc.n HAVING count(*) = lc.n"""
         else:
-            merged_sql = f"SELECT _row FROM {dup} WHERE same"
-        con.execute(f"CREATE TEMP TABLE wb_merged_{fid} AS SELECT DISTINCT m._row FROM ({merged_sql}) m "
-                    f"WHERE m._row NOT IN (SELECT _row FROM wb_bad_{fid})")
-        ok = (f"len(c._errs) = 0 AND c._row NOT IN (SELECT _row FROM wb_bad_{fid}) "
-              f"AND c.rowid NOT IN (SELECT rid FROM {dup})")
+            merged_sql = f"SELECT _rid FROM {dup} WHERE same"
+        con.execute(f"""CREATE TEMP TABLE wb_merged_{fid} AS SELECT DISTINCT m._rid, CAST({self._line_of('m._rid')}
+                        AS BIGINT) AS _line FROM ({merged_sql}) m WHERE m._rid NOT IN (SELECT _rid FROM wb_bad_{fid})""")
+        ok = "NOT c._bad" + (f" AND c._rid NOT IN (SELECT _rid FROM wb_bad_{fid})" if n_bad else "") + \
+            (f" AND c._cid NOT IN (SELECT cid FROM {dup})" if n_dup else "")
         if p.table:
             cols = [f for f in p.fields if f in TABLES[p.table].column_names() and f != "file_id"]
             collist = ", ".join(q(c) for c in cols)
+            conflict = ""
             if p.write == "upsert":
-                keys = [k for k in TABLES[p.table].key]
+                keys = list(TABLES[p.table].key)
                 sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in keys)
-                con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c WHERE {ok} "
-                            f"ON CONFLICT ({', '.join(map(q, keys))}) DO UPDATE SET {sets}")
-            else:
-                con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c WHERE {ok}")
+                conflict = f" ON CONFLICT ({', '.join(map(q, keys))}) DO UPDATE SET {sets}"
+            con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c "
+                        f"WHERE {ok}{conflict}")
         for d in p.derive:
-            table = TABLES[d["table"]]
-            mapping = {t: s for t, s in (d.get("fields") or {}).items()}
-            exprs = [(f"{lit(s['const'])}" if isinstance(s, dict) else f"c.{q(s)}") + f"::{table.column(t).type} AS {q(t)}"
-                     for t, s in mapping.items()]
-            keys = [k for k in table.key if k in mapping]
-            distinct = f"DISTINCT ON ({', '.join(map(q, keys))})" if keys else "DISTINCT"
-            nonnull = " AND ".join(f"c.{q(mapping[k])} IS NOT NULL" for k in keys if not isinstance(mapping[k], dict)) or "TRUE"
-            con.execute(f"INSERT OR IGNORE INTO {table.name} ({', '.join(map(q, mapping))}, file_id) "
-                        f"SELECT *, {fid} FROM (SELECT {distinct} {', '.join(exprs)} FROM {chk} c WHERE {ok} AND {nonnull} "
-                        f"ORDER BY {', '.join(map(q, keys)) if keys else '1'})")
-        # quarantine: masked raw row in the store, identifiers in the vault
+            self._derive(d, chk, ok, fid)
+        self._quarantine(fid)
+        # accounting
+        rep.rows_read = self.res.rows + len(self.res.malformed)
+        rep.quarantined = n_bad + len(self.res.malformed)
+        rep.merged = con.execute(f"SELECT count(*) FROM wb_merged_{fid}").fetchall()[0][0]
+        rep.accepted = self.res.rows - n_bad - rep.merged
+        rep.reasons = dict(Counter(dict(con.execute(
+            f"SELECT x.code, count(*) FROM (SELECT unnest(errs) AS x FROM wb_bad_{fid}) GROUP BY 1").fetchall())))
+        if self.res.malformed:
+            rep.reasons["malformed_row"] = rep.reasons.get("malformed_row", 0) + len(self.res.malformed)
+        if rep.merged:
+            rep.reasons["duplicate_exact"] = rep.merged
+        if qcol:  # corrected rejects going back in: close the entries they came from
+            rep.released = int(con.execute(f"""UPDATE quarantine SET status = 'released', closed_by_file = {fid}
+                WHERE status = 'open' AND quarantine_id IN (SELECT TRY_CAST(_quarantine_id AS BIGINT) FROM {chk}
+                WHERE _rid NOT IN (SELECT _rid FROM wb_bad_{fid}))""").fetchall()[0][0])
+            con.execute(f"""UPDATE quarantine SET status = 'superseded', closed_by_file = {fid}
+                WHERE status = 'open' AND file_id <> {fid} AND quarantine_id IN (SELECT TRY_CAST(c._quarantine_id AS BIGINT)
+                FROM {chk} c JOIN wb_bad_{fid} b USING (_rid))""")
+        con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, now())",
+                    [fid, self.path.name, str(self.path), sha, size, p.name, p.table, rep.encoding, rep.rows_read,
+                     rep.accepted, rep.quarantined, rep.merged, rep.released, rep.message])
+
+    def _derive(self, d: dict[str, Any], chk: str, ok: str, fid: int) -> None:
+        table = TABLES[d["table"]]
+        mapping = dict(d.get("fields") or {})
+        exprs = [(f"{lit(s['const'])}" if isinstance(s, dict) else f"c.{q(s)}") + f"::{table.column(t).type} AS {q(t)}"
+                 for t, s in mapping.items()]
+        keys = [k for k in table.key if k in mapping]
+        distinct = f"DISTINCT ON ({', '.join(map(q, keys))})" if keys else "DISTINCT"
+        nonnull = " AND ".join(f"c.{q(mapping[k])} IS NOT NULL" for k in keys if not isinstance(mapping[k], dict)) or "TRUE"
+        self.con.execute(f"INSERT OR IGNORE INTO {table.name} ({', '.join(map(q, mapping))}, file_id) "
+                         f"SELECT *, {fid} FROM (SELECT {distinct} {', '.join(exprs)} FROM {chk} c WHERE {ok} AND {nonnull} "
+                         f"ORDER BY {', '.join(map(q, keys)) if keys else '1'})")
+
+    def _quarantine(self, fid: int) -> None:
+        """Quarantine rows: masked raw values in the store, identifiers in the vault."""
+        con, p = self.con, self.preset
         masked = set(p.pii_columns()) | {f.source for f in p.fields.values() if f.student and f.source}
         if p.identity:
-            masked.add(p.identity.id)
-        masked &= set(self.raw_cols)
+            ids = p.identity.id
+            masked.update(ids if isinstance(ids, list) else [ids])
+        masked &= set(self.kept_cols)
         raw_json = "json_object(" + ", ".join(
             f"{lit(c)}, " + (f"CASE WHEN r.{q(c)} IS NULL THEN NULL ELSE {lit(MASK)} END" if c in masked else f"r.{q(c)}")
-            for c in self.raw_cols) + ")" if self.raw_cols else "'{}'"
+            for c in self.kept_cols) + ")" if self.kept_cols else "'{}'"
         mask_list = "[" + ", ".join(lit(c) for c in masked) + "]" if masked else "[]::VARCHAR[]"
         reasons = (f"list_transform(b.errs, lambda x: CASE WHEN list_contains({mask_list}, x.column) THEN "
                    f"{{'column': x.column, 'value': {lit(MASK)}, 'code': x.code}} ELSE x END)")
-        con.execute(f"""CREATE TEMP TABLE wb_q_{fid} AS SELECT nextval('quarantine_seq') AS qid, b.* FROM wb_bad_{fid} b
-                        ORDER BY b._row""")
+        con.execute(f"""CREATE TEMP TABLE wb_q_{fid} AS SELECT nextval('quarantine_seq') AS qid, b._rid, b.errs,
+                        CAST({self._line_of('b._rid')} AS BIGINT) AS _line FROM wb_bad_{fid} b ORDER BY b._rid""")
         con.execute(f"""INSERT INTO quarantine SELECT b.qid, {fid}, {lit(self.path.name)}, {lit(p.name)}, b._line, NULL,
-                {reasons}, {raw_json}, 'open', NULL, now() FROM wb_q_{fid} b JOIN {raw} r USING (_row)""")
+                {reasons}, {raw_json}, 'open', NULL, now() FROM wb_q_{fid} b JOIN {self.rawrows} r USING (_rid)""")
         if masked:
             con.execute(f"""INSERT INTO identity_vault_quarantine SELECT b.qid, json_object({', '.join(
-                f"{lit(c)}, r.{q(c)}" for c in sorted(masked))}) FROM wb_q_{fid} b JOIN {raw} r USING (_row)""")
-        for m in res.malformed:
-            qid = con.execute("SELECT nextval('quarantine_seq')").fetchone()[0]
-            text = m.get("text") or ""
+                f"{lit(c)}, r.{q(c)}" for c in sorted(masked))}) FROM wb_q_{fid} b JOIN {self.rawrows} r USING (_rid)""")
+        for m in self.res.malformed:
+            qid = con.execute("SELECT nextval('quarantine_seq')").fetchall()[0][0]
             con.execute("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, NULL, [{'column': ?, 'value': ?, 'code': "
                         "'malformed_row'}], ?, 'open', NULL, now())",
                         [qid, fid, self.path.name, p.name, m["line"], m["column"], m["message"][:300],
-                         f'{{"_text": "{MASK}"}}' if masked else _json_text(text)])
-            if masked:
-                con.execute("INSERT INTO identity_vault_quarantine VALUES (?, ?)", [qid, _json_text(text)])
-        # accounting
-        n_rows = con.execute(f"SELECT count(DISTINCT _row) FROM {raw}").fetchone()[0]
-        rep.rows_read = n_rows + len(res.malformed)
-        rep.quarantined = con.execute(f"SELECT count(*) FROM wb_bad_{fid}").fetchone()[0] + len(res.malformed)
-        rep.merged = con.execute(f"SELECT count(*) FROM wb_merged_{fid}").fetchone()[0]
-        rep.accepted = n_rows - (rep.quarantined - len(res.malformed)) - rep.merged
-        rep.reasons = dict(Counter(dict(con.execute(
-            f"SELECT x.code, count(*) FROM (SELECT unnest(errs) AS x FROM wb_bad_{fid}) GROUP BY 1").fetchall())))
-        if res.malformed:
-            rep.reasons["malformed_row"] = rep.reasons.get("malformed_row", 0) + len(res.malformed)
-        if rep.merged:
-            rep.reasons["duplicate_exact"] = rep.merged
-        # corrected rejects going back in: close the entries they came from
-        if "_quarantine_id" in self._chk_columns():
-            released = con.execute(f"""UPDATE quarantine SET status = 'released', closed_by_file = {fid}
-                WHERE status = 'open' AND quarantine_id IN (SELECT TRY_CAST(_quarantine_id AS BIGINT) FROM {chk}
-                WHERE _row NOT IN (SELECT _row FROM wb_bad_{fid}))""").fetchone()[0]
-            con.execute(f"""UPDATE quarantine SET status = 'superseded', closed_by_file = {fid}
-                WHERE status = 'open' AND file_id <> {fid} AND quarantine_id IN (SELECT TRY_CAST(_qid AS BIGINT)
-                FROM wb_bad_{fid})""")
-            rep.released = int(released)
-        con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, now())",
-                    [fid, self.path.name, str(self.path), sha, p.name, p.table, rep.encoding, rep.rows_read,
-                     rep.accepted, rep.quarantined, rep.merged, rep.released, rep.message])
+                         f'{{"_text": "{MASK}"}}'])
+            # a malformed line may hold anything (names, IDs): its text is kept in the vault only
+            con.execute("INSERT INTO identity_vault_quarantine VALUES (?, ?)", [qid, _json_text(m.get("text") or "")])
 
-    def _chk_columns(self) -> list[str]:
-        return [r[0] for r in self.con.execute(f"DESCRIBE {self.chk}").fetchall()]
 
-    def _qid_expr(self, alias: str) -> str:
-        return f"{alias}._quarantine_id" if "_quarantine_id" in self._chk_columns() else "NULL"
+def source_stem(path: Path) -> str:
+    """The stem of the export a file came from: ``x.rejects.csv`` and ``x.release.rejects.csv`` → ``x``.
 
-    def _rejects_report(self, raw: str, fid: int) -> None:
-        from workbench.ingest.report import write_rejects
-        self.report.rejects = write_rejects(self.con, self.path, self.preset, raw, fid, self.raw_cols,
-                                            self.rejects_dir)
+    >>> source_stem(Path("builder_train.release.rejects.csv"))
+    'builder_train'
+    """
+    name = path.name.split(".release.rejects")[0].split(".rejects")[0]
+    return Path(name).stem if name != path.name else path.stem
 
 
 def _json_text(text: str) -> str:

@@ -7,7 +7,7 @@ by ``$WORKBENCH_PRESETS`` (``os.pathsep``-separated); the shipped ones live next
 
 >>> p = load_preset("oulad_student_info")
 >>> p.table, p.fields["student_key"].student
-('students', 'oulad')
+('enrolments', 'oulad')
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class FieldSpec:
     student: str | None = None             # source system: value is a student id in that system
     optional_student: bool = False         # unknown ids become NULL instead of a rejection
     split: str | None = None
+    pattern: str | None = None            # the raw text must match this regular expression
     pii: bool = False
 
     def source_columns(self) -> list[str]:
@@ -70,13 +71,20 @@ class FieldSpec:
 class IdentitySpec:
     system: str
     mode: str = "create"                 # create | link
-    id: str = ""
+    id: str | list[str] = ""          # a column, or several joined with ':'  
     name: str | None = None
     national_id: str | None = None
     phone: str | None = None
     birth_date: str | None = None
     birth_formats: list[str] = field(default_factory=list)
     class_name: str | None = None
+
+    def referenced_columns(self) -> list[str]:
+        """Source columns the preset reads (with unpivoted ones); only these may enter quarantine."""
+        cols = self.required_columns()
+        if self.unpivot:
+            cols += list(self.unpivot.get("columns") or [])
+        return list(dict.fromkeys(cols))
 
     def pii_columns(self) -> list[str]:
         return [c for c in (self.name, self.national_id, self.phone) if c]
@@ -114,11 +122,19 @@ class Preset:
         for f in self.fields.values():
             cols += f.source_columns()
         if self.identity:
-            cols.append(self.identity.id)
+            ids = self.identity.id
+            cols += ids if isinstance(ids, list) else [ids]
         if self.unpivot:  # unpivoted columns are matched by prefix, their long names are produced
             produced = {self.unpivot.get("name_field", "item"), self.unpivot.get("value_field", "value")}
             cols = [c for c in cols if c not in produced]
-        return list(dict.fromkeys(c for c in cols if c))
+        return list(dict.fromkeys(c for c in cols if c and c not in ("_row", "_line", "_file")))
+
+    def referenced_columns(self) -> list[str]:
+        """Source columns the preset reads (with unpivoted ones); only these may enter quarantine."""
+        cols = self.required_columns()
+        if self.unpivot:
+            cols += list(self.unpivot.get("columns") or [])
+        return list(dict.fromkeys(cols))
 
     def pii_columns(self) -> list[str]:
         cols = [f.source for f in self.fields.values() if f.pii and f.source]
@@ -143,7 +159,7 @@ def _upgrade(doc: dict[str, Any], where: str) -> dict[str, Any]:
 
 _FIELD_KEYS = {"from", "const", "concat", "object", "scale", "sep", "type", "format", "timezone", "map", "required", "min", "max",
                "max_field", "min_reason", "max_reason", "lookup", "term_of", "student", "optional_student",
-               "split", "pii"}
+               "split", "pattern", "pii"}
 
 
 def _field(name: str, spec: Any, where: str) -> FieldSpec:
@@ -171,7 +187,7 @@ def _field(name: str, spec: Any, where: str) -> FieldSpec:
         max_field=spec.get("max_field"), min_reason=spec.get("min_reason", "out_of_range"),
         max_reason=spec.get("max_reason", "out_of_range"), lookup=spec.get("lookup"), term_of=spec.get("term_of"),
         student=spec.get("student"), optional_student=bool(spec.get("optional_student", False)),
-        split=spec.get("split"), pii=bool(spec.get("pii", False)))
+        split=spec.get("split"), pattern=spec.get("pattern"), pii=bool(spec.get("pii", False)))
 
 
 def parse_preset(doc: dict[str, Any], where: str = "<preset>") -> Preset:
@@ -259,7 +275,7 @@ def list_presets() -> list[Preset]:
     return sorted((load_preset(p) for p in _preset_files().values()), key=lambda p: (p.source, p.order, p.name))
 
 
-def preset_for_file(path: str | os.PathLike[str]) -> Preset | None:
-    """The one preset whose ``match`` patterns fit the file name, if exactly one does."""
-    hits = [p for p in list_presets() if p.matches(path)]
-    return hits[0] if len(hits) == 1 else None
+def presets_for_file(path: str | os.PathLike[str]) -> list[Preset]:
+    """Every preset whose ``match`` patterns fit the file name, in ``order`` (a roster workbook can
+    feed classes first and students second)."""
+    return sorted((p for p in list_presets() if p.matches(path)), key=lambda p: (p.order, p.name))

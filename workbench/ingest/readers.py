@@ -27,11 +27,24 @@ class FileProblem(Exception):
 
 @dataclass
 class ReadResult:
+    """A raw table (all VARCHAR) in file order; ``rowid`` is the record id (0-based)."""
     table: str
     columns: list[str]
     rows: int
     encoding: str
     malformed: list[dict[str, Any]] = field(default_factory=list)  # {line, column, message, text}
+    first_line: int = 2          # line of the first data row (CSV/xlsx: 2, header is line 1)
+    has_line_column: bool = False
+
+    def line_sql(self, alias: str) -> str:
+        """SQL for the line a person sees, for a row of the raw table under ``alias``."""
+        if self.has_line_column:
+            return f"{alias}._line"
+        base = f"({alias}.rowid + {self.first_line})"
+        if not self.malformed:
+            return base
+        # rows after a rejected line move down by one: count the rejected lines before this row
+        return f"({base} + (SELECT count(*) FROM {self.table}_mal m WHERE m.adj <= {base}))"
 
 
 CHUNK = 1 << 24
@@ -80,53 +93,80 @@ def _sql_str(value: str) -> str:
 
 
 def _finish(con: duckdb.DuckDBPyConnection, name: str, encoding: str,
-            malformed: list[dict[str, Any]], line_of_row: Any = None) -> ReadResult:
+            malformed: list[dict[str, Any]]) -> ReadResult:
     cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall() if r[0] not in ("_row", "_line")]
-    rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-    return ReadResult(name, cols, rows, encoding, malformed)
+    rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    return ReadResult(name, cols, rows, encoding, malformed, has_line_column=True)
+
+
+def csv_scan(src: Path, name: str, options: dict[str, Any]) -> str:
+    """The ``read_csv(...)`` call for ``src`` (all VARCHAR, strict, malformed lines to ``{name}_rej``)."""
+    delim = options.get("delimiter", ",")
+    header = bool(options.get("header", True))
+    args = [f"delim={_sql_str(delim)}", "quote='\"'", "escape='\"'", f"header={str(header).lower()}",
+            "all_varchar=true", "strict_mode=true", "store_rejects=true", "auto_detect=true",
+            f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'"]
+    if options.get("columns"):
+        cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in options["columns"])
+        args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + [f"columns={{{cols}}}"]
+    return f"read_csv({_sql_str(str(src))}, {', '.join(args)})"
+
+
+def csv_rejects(con: duckdb.DuckDBPyConnection, name: str) -> list:
+    """Rejected lines of the last scan made with :func:`csv_scan` under ``name`` (and clean up)."""
+    rej = con.execute(f"SELECT line, column_name, error_type, csv_line, error_message FROM {name}_rej "
+                      f"ORDER BY line").fetchall()
+    con.execute(f"DROP TABLE IF EXISTS {name}_rej; DROP TABLE IF EXISTS {name}_scan")
+    return rej
+
+
+def csv_columns(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, Any]) -> list[str]:
+    try:
+        return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {csv_scan(path, 'wb_sniff', options)}").fetchall()]
+    except duckdb.Error as exc:
+        raise FileProblem(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
+
+
+def malformed_of(rej: list) -> list[dict[str, Any]]:
+    return [{"line": int(r[0]), "column": r[1] or "", "message": f"{r[2]}: {r[4]}", "text": r[3]} for r in rej]
+
+
+def register_malformed(con: duckdb.DuckDBPyConnection, name: str, malformed: list[dict[str, Any]]) -> None:
+    """Table ``{name}_mal`` of line shifts, so the k-th kept row can be mapped back to its line."""
+    adj = [m["line"] - i for i, m in enumerate(sorted(malformed, key=lambda m: m["line"]))]
+    con.register(f"{name}_adj", pd.DataFrame({"adj": pd.Series(adj, dtype="int64")}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_mal AS SELECT * FROM {name}_adj")
+    con.unregister(f"{name}_adj")
+
+
+def _read_csv_utf8(con: duckdb.DuckDBPyConnection, src: Path, name: str, options: dict[str, Any]) -> list:
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {csv_scan(src, name, options)}")
+    except duckdb.Error as exc:
+        raise FileProblem(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    return csv_rejects(con, name)
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
-    encoding = detect_encoding(path)
-    src = path if encoding.startswith("utf-8") else _transcode(path, encoding)
-    try:
-        delim = options.get("delimiter", ",")
-        header = bool(options.get("header", True))
-        args = [f"delim={_sql_str(delim)}", "quote='\"'", "escape='\"'", f"header={str(header).lower()}",
-                "all_varchar=true", "strict_mode=true", "store_rejects=true", "auto_detect=true",
-                f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'", "sample_size=-1" if header else "sample_size=20480"]
-        if options.get("columns"):
-            cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in options["columns"])
-            args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + [f"columns={{{cols}}}"]
+    """CSV through DuckDB; UTF-8 is validated by DuckDB itself, other encodings are detected then."""
+    with open(path, "rb") as fh:
+        encoding = "utf-8-sig" if fh.read(3) == codecs.BOM_UTF8 else "utf-8"
+    rej = _read_csv_utf8(con, path, name, options)
+    if any(r[2] == "INVALID ENCODING" for r in rej):
+        con.execute(f"DROP TABLE {name}")
+        encoding = detect_encoding(path)  # raises FileProblem when neither UTF-8 nor GB18030
+        src = _transcode(path, encoding)
         try:
-            con.execute(f"CREATE TEMP TABLE {name}_in AS SELECT *, row_number() OVER () - 1 AS _k "
-                        f"FROM read_csv({_sql_str(str(src))}, {', '.join(args)})")
-        except duckdb.Error as exc:
-            raise FileProblem(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
-        rej = con.execute(f"SELECT line, column_name, error_type, csv_line, error_message FROM {name}_rej "
-                          f"ORDER BY line").fetchall()
-        con.execute(f"DROP TABLE IF EXISTS {name}_rej; DROP TABLE IF EXISTS {name}_scan")
-        malformed = [{"line": int(r[0]), "column": r[1] or "", "message": f"{r[2]}: {r[4]}", "text": r[3]}
-                     for r in rej]
-        first = 1 if header else 0
-        if malformed:
-            # data rows skip the rejected lines: map the k-th kept row to its physical line
-            bad = sorted(m["line"] for m in malformed)
-            n = con.execute(f"SELECT count(*) FROM {name}_in").fetchone()[0]
-            import numpy as np
-            lines = np.setdiff1d(np.arange(first + 1, first + 1 + n + len(bad)), np.array(bad))[:n]
-            con.register(f"{name}_lines", pd.DataFrame({"k": np.arange(n, dtype="int64"), "line": lines}))
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT t.* EXCLUDE (_k), l.line AS _row, l.line AS _line "
-                        f"FROM {name}_in t JOIN {name}_lines l ON l.k = t._k ORDER BY t._k")
-            con.unregister(f"{name}_lines")
-        else:
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE (_k), _k + {first + 1} AS _row, "
-                        f"_k + {first + 1} AS _line FROM {name}_in")
-        con.execute(f"DROP TABLE {name}_in")
-        return _finish(con, name, encoding, malformed)
-    finally:
-        if src != path:
+            rej = _read_csv_utf8(con, src, name, options)
+        finally:
             os.unlink(src)
+    malformed = malformed_of(rej)
+    first = 2 if options.get("header", True) else 1
+    if malformed:
+        register_malformed(con, name, malformed)
+    cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+    rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    return ReadResult(name, cols, rows, encoding, malformed, first_line=first)
 
 
 def _cell(value: Any) -> str | None:
@@ -174,15 +214,16 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: di
 def _from_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, name: str, encoding: str,
                 malformed: list[dict[str, Any]] | None = None) -> ReadResult:
     con.register(f"{name}_df", frame)
-    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE (_row) FROM {name}_df ORDER BY _row")
     con.unregister(f"{name}_df")
     return _finish(con, name, encoding, malformed or [])
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
     try:
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT COLUMNS(*)::VARCHAR, (file_row_number + 1)::BIGINT AS _row, "
-                    f"(file_row_number + 1)::BIGINT AS _line FROM read_parquet({_sql_str(str(path))}, file_row_number=true)")
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT COLUMNS(* EXCLUDE (file_row_number))::VARCHAR, "
+                    f"(file_row_number + 1)::BIGINT AS _line FROM read_parquet({_sql_str(str(path))}, "
+                    f"file_row_number=true) ORDER BY file_row_number")
     except duckdb.Error as exc:
         raise FileProblem(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
     return _finish(con, name, "parquet", [])

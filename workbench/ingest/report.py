@@ -14,19 +14,23 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from workbench.ingest.presets import Preset
-from workbench.ingest.validate import q
+from workbench.sqltext import q
 from workbench.labels import reason_text, ui
 
 
-def write_rejects(con: duckdb.DuckDBPyConnection, path: Path, preset: Preset, raw: str, fid: int,
-                  raw_cols: list[str], out_dir: Path) -> list[str]:
-    """Write ``<stem>.rejects.csv`` and ``.xlsx`` for file ``fid``; returns the paths (none if no rejects)."""
-    cols = ", ".join(f"r.{q(c)}" for c in raw_cols)
-    bad = con.execute(f"""SELECT b.qid, b._line, b.errs{', ' + cols if cols else ''} FROM wb_q_{fid} b
-                          JOIN {raw} r USING (_row) ORDER BY b._line""").fetchall()
-    merged = con.execute(f"""SELECT m._row, r._line{', ' + cols if cols else ''} FROM wb_merged_{fid} m JOIN
-                             (SELECT DISTINCT ON (_row) * FROM {raw}) r USING (_row) ORDER BY r._line""").fetchall()
+def write_rejects(job, fid: int) -> list[str]:
+    """Write ``<stem>.rejects.csv`` and ``.xlsx`` for file ``fid`` of ingest ``job``; returns the paths.
+
+    Nothing is written when every row was accepted.
+    """
+    con, path, rawrows, raw_cols = job.con, job.path, job.rawrows, job.raw_cols
+    cols = "".join(f", r.{q(c)}" for c in raw_cols)
+    bad = con.execute(f"""SELECT b.qid, b._line, b.errs{cols} FROM wb_q_{fid} b JOIN {rawrows} r USING (_rid)
+                          ORDER BY b._line""").fetchall()
+    # exact duplicates passed their checks, so a direct scan kept no raw strings for them
+    merged = con.execute(f"""SELECT m._line, d.other{cols} FROM wb_merged_{fid} m LEFT JOIN {rawrows} r USING (_rid)
+                             JOIN (SELECT _rid, min(other) AS other FROM wb_dup_{fid} GROUP BY _rid) d USING (_rid)
+                             ORDER BY m._line""").fetchall()
     malformed = con.execute(f"""SELECT quarantine_id, row_no, reasons, v.raw FROM quarantine q
         LEFT JOIN identity_vault_quarantine v USING (quarantine_id)
         WHERE q.file_id = {fid} AND list_contains(list_transform(reasons, lambda x: x.code), 'malformed_row')""").fetchall()
@@ -47,11 +51,12 @@ def write_rejects(con: duckdb.DuckDBPyConnection, path: Path, preset: Preset, ra
     for qid, line, errs, *values in bad:
         add(qid, line, errs, tuple(values), "quarantined")
     for qid, line, errs, text in malformed:
+        errs = [{**e, "value": json.loads(text)["_text"] if text else e["value"]} for e in errs]
         add(qid, line, errs, tuple(), "quarantined")
-        rows[-1]["_values"] = json.loads(text)["_text"] if text else rows[-1]["_values"]
-    for _row, line, *values in merged:
-        add(None, line, [{"column": "*", "value": "", "code": "duplicate_exact"}], tuple(values), "merged")
-    frame = pd.DataFrame(rows)
+    for line, other, *values in merged:
+        add(None, line, [{"column": "*", "value": f"= {other}", "code": "duplicate_exact"}], tuple(values), "merged")
+    frame = pd.DataFrame(rows).sort_values("_row", kind="stable")
+    out_dir = job.rejects_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{path.stem}.rejects.csv"
     xlsx_path = out_dir / f"{path.stem}.rejects.xlsx"

@@ -12,43 +12,26 @@ from dataclasses import dataclass
 import duckdb
 
 from workbench.ingest.presets import FieldSpec, Preset
+from workbench.sqltext import DEFAULT_DATE_FORMATS, DEFAULT_TS_FORMATS, lit, q
 from workbench.store.schema import TABLES
 
-DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"]
-DEFAULT_TS_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                      "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]
 TRUE_WORDS = ("1", "true", "t", "yes", "y", "是", "1.0")
 FALSE_WORDS = ("0", "false", "f", "no", "n", "否", "0.0")
 
 
-def q(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: object) -> str:
-    """A SQL literal for a preset constant (strings, numbers, booleans, NULL)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 @dataclass
 class Checked:
-    table: str
+    table: str        # one row per (long) record: _rid, field values, _bad, _h
+    errors: str       # one row per bad record: _rid, _errs (list of {column, value, code})
     fields: list[str]
 
 
-def _raw_expr(f: FieldSpec, file_stem: str) -> str:
+def _raw_expr(f: FieldSpec, file_stem: str, line: str) -> str:
     def col(c: str) -> str:
         if c == "_file":
             return lit(file_stem)
         if c in ("_row", "_line"):
-            return f"CAST(raw.{c} AS VARCHAR)"
+            return f"CAST({line} AS VARCHAR)"
         return f"NULLIF(trim(raw.{q(c)}), '')"
     if f.source:
         return col(f.source)
@@ -104,80 +87,111 @@ def _target_type(preset: Preset, name: str) -> str | None:
     return None
 
 
-def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, out: str, file_stem: str) -> Checked:
-    """Create temp table ``out``: ``_row``, ``_line``, one column per field, ``_errs``."""
+def _term_case(con: duckdb.DuckDBPyConnection, date_sql: str) -> str:
+    terms = con.execute("SELECT term_id, start_date, end_date FROM terms WHERE start_date IS NOT NULL "
+                        "AND end_date IS NOT NULL ORDER BY start_date").fetchall()
+    if not terms:
+        return "CAST(NULL AS VARCHAR)"
+    whens = " ".join(f"WHEN {date_sql} BETWEEN DATE '{s}' AND DATE '{e}' THEN {lit(t)}" for t, s, e in terms)
+    return f"CASE {whens} END"
+
+
+def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str | None, line: str,
+                  out: str, file_stem: str, keep_raw: list[str] | None = None) -> Checked:
+    """Validate ``src`` (a table or a ``read_csv`` scan, aliased ``raw``) into view ``out`` and table ``out_err``.
+
+    ``rid`` and ``line`` are SQL expressions (over alias ``raw``) for the record id and the line a
+    person sees; ``rid=None`` means a direct scan in file order, whose ids are the checked table's
+    rowids. Phase 1 computes every field, one ``_bad`` flag and a row hash ``_h`` at scan speed
+    (with ``keep_raw``, the raw strings of bad rows only, as ``_raw``); phase 2 builds the full
+    reason list for the rows flagged bad. ``out`` has ``_cid`` (row id), ``_rid`` (record id).
+    """
     inner, outer, checks, joins = [], [], [], []
     for n, f in preset.fields.items():
         if f.term_of:
             continue
-        r = _raw_expr(f, file_stem)
+        r = _raw_expr(f, file_stem, line)
         m = _mapped(f, r)
         inner.append(f"{r} AS {q('r__' + n)}")
         inner.append(f"{_typed(f, m)} AS {q('v__' + n)}")
         label = f.source or (",".join(p if isinstance(p, str) else str(p.get("const")) for p in f.concat or []) or n)
         rr, vv = f"b.{q('r__' + n)}", f"b.{q('v__' + n)}"
         if f.required:
-            checks.append(f"CASE WHEN {rr} IS NULL THEN {_err(label, rr, 'missing_value')} END")
+            checks.append((f"{rr} IS NULL", _err(label, rr, "missing_value")))
         if f.map:
-            checks.append(f"CASE WHEN {rr} IS NOT NULL AND {_mapped(f, rr)} IS NULL THEN {_err(label, rr, 'unknown_value')} END")
-        bad = "bad_date" if f.type in ("date", "timestamp") else "bad_type"
+            checks.append((f"{rr} IS NOT NULL AND {_mapped(f, rr)} IS NULL", _err(label, rr, "unknown_value")))
         if f.type not in ("string", "list"):
-            checks.append(f"CASE WHEN {_mapped(f, rr)} IS NOT NULL AND {vv} IS NULL THEN {_err(label, rr, bad)} END")
+            bad = "bad_date" if f.type in ("date", "timestamp") else "bad_type"
+            checks.append((f"{_mapped(f, rr)} IS NOT NULL AND {vv} IS NULL", _err(label, rr, bad)))
+        if f.pattern:
+            checks.append((f"{rr} IS NOT NULL AND NOT regexp_full_match({rr}, {lit(f.pattern)})",
+                           _err(label, rr, "bad_format")))
         if f.min is not None:
-            checks.append(f"CASE WHEN {vv} < {lit(f.min)} THEN {_err(label, rr, f.min_reason)} END")
+            checks.append((f"{vv} < {lit(f.min)}", _err(label, rr, f.min_reason)))
         if f.max is not None:
-            checks.append(f"CASE WHEN {vv} > {lit(f.max)} THEN {_err(label, rr, f.max_reason)} END")
+            checks.append((f"{vv} > {lit(f.max)}", _err(label, rr, f.max_reason)))
         if f.max_field:
-            other = f"b.{q('v__' + f.max_field)}"
-            checks.append(f"CASE WHEN {vv} > {other} THEN {_err(label, rr, f.max_reason)} END")
+            checks.append((f"{vv} > b.{q('v__' + f.max_field)}", _err(label, rr, f.max_reason)))
         value = vv
         if f.student:
-            alias = f"idm_{len(joins)}"
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_{alias} AS
-                SELECT d.sid, v.student_key, (p.source_id IS NOT NULL) AS pending
-                FROM (SELECT DISTINCT {_typed(f, _mapped(f, r))} AS sid FROM {raw} raw) d
-                LEFT JOIN identity_vault_ids v ON v.system = {lit(f.student)} AND v.source_id = d.sid
-                LEFT JOIN (SELECT DISTINCT source_id FROM identity_vault_review
-                           WHERE system = {lit(f.student)} AND status = 'pending') p ON p.source_id = d.sid""")
-            joins.append(f"LEFT JOIN {out}_{alias} {alias} ON {alias}.sid = {vv}")
+            a = f"idm_{len(joins)}"
+            joins.append(f"LEFT JOIN (SELECT source_id AS sid, student_key FROM identity_vault_ids "
+                         f"WHERE system = {lit(f.student)}) {a} ON {a}.sid = {vv}")
+            joins.append(f"LEFT JOIN (SELECT DISTINCT source_id AS sid FROM identity_vault_review WHERE system = "
+                         f"{lit(f.student)} AND status = 'pending') {a}p ON {a}p.sid = {vv}")
             if not f.optional_student:
-                code = f"CASE WHEN {alias}.pending THEN 'identity_pending' ELSE 'unknown_student' END"
-                checks.append(f"CASE WHEN {vv} IS NOT NULL AND {alias}.student_key IS NULL THEN "
-                              f"{_err(label, rr, '', code)} END")
-            value = f"{alias}.student_key"
+                code = f"CASE WHEN {a}p.sid IS NOT NULL THEN 'identity_pending' ELSE 'unknown_student' END"
+                checks.append((f"{vv} IS NOT NULL AND {a}.student_key IS NULL", _err(label, rr, "", code)))
+            value = f"{a}.student_key"
         if f.lookup:
-            alias = f"lk_{len(joins)}"
+            a = f"lk_{len(joins)}"
             table, column = f.lookup["table"], f.lookup.get("column", n)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_{alias} AS SELECT DISTINCT CAST({q(column)} AS VARCHAR) AS k "
-                        f"FROM {q(table)}")
-            joins.append(f"LEFT JOIN {out}_{alias} {alias} ON {alias}.k = CAST({vv} AS VARCHAR)")
-            reason = f.lookup.get("reason", "unknown_reference")
-            checks.append(f"CASE WHEN {vv} IS NOT NULL AND {alias}.k IS NULL THEN {_err(label, rr, reason)} END")
+            give = f.lookup.get("value", column)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_{a} AS SELECT CAST({q(column)} AS VARCHAR) AS k, "
+                        f"min({q(give)}) AS v FROM {q(table)} GROUP BY 1")
+            joins.append(f"LEFT JOIN {out}_{a} {a} ON {a}.k = CAST({vv} AS VARCHAR)")
+            checks.append((f"{vv} IS NOT NULL AND {a}.k IS NULL",
+                           _err(label, rr, f.lookup.get("reason", "unknown_reference"))))
+            if "value" in f.lookup:
+                value = f"{a}.v"
         ttype = _target_type(preset, n)
         outer.append((f"CAST({value} AS {ttype})" if ttype and f.type != "list" else value) + f" AS {q(n)}")
     for n, f in preset.fields.items():
         if not f.term_of:
             continue
         date_f = preset.fields[f.term_of]
-        alias = f"tm_{len(joins)}"
         dv = f"CAST(b.{q('v__' + f.term_of)} AS DATE)"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_{alias} AS
-            SELECT d.d, min(t.term_id) AS term_id FROM
-              (SELECT DISTINCT CAST({_typed(date_f, _mapped(date_f, _raw_expr(date_f, file_stem)))} AS DATE) AS d
-               FROM {raw} raw) d
-            LEFT JOIN terms t ON d.d BETWEEN t.start_date AND t.end_date GROUP BY d.d""")
-        joins.append(f"LEFT JOIN {out}_{alias} {alias} ON {alias}.d = {dv}")
-        checks.append(f"CASE WHEN {dv} IS NOT NULL AND {alias}.term_id IS NULL THEN "
-                      f"{_err(date_f.source or f.term_of, 'b.' + q('r__' + f.term_of), 'date_outside_term')} END")
-        outer.append(f"{alias}.term_id AS {q(n)}")
-    extra_raw = ", raw._quarantine_id" if _has_column(con, raw, "_quarantine_id") else ""
-    sql = f"""CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT b._row, b._line{', b._quarantine_id' if extra_raw else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
-               list_filter([{', '.join(checks) if checks else 'NULL'}], lambda x: x IS NOT NULL) AS _errs
-        FROM (SELECT raw._row, raw._line{extra_raw}, {', '.join(inner) if inner else 'NULL AS _none'} FROM {raw} raw) b
-        {' '.join(joins)}"""
-    con.execute(sql)
-    return Checked(out, list(preset.fields))
+        term = _term_case(con, dv)
+        checks.append((f"{dv} IS NOT NULL AND ({term}) IS NULL",
+                       _err(date_f.source or f.term_of, "b." + q("r__" + f.term_of), "date_outside_term")))
+        outer.append(f"{term} AS {q(n)}")
+    qid = ", raw._quarantine_id" if keep_raw is None and _has_column(con, src, "_quarantine_id") else ""
+    keep = keep_raw or []
+    passthrough = "".join(f", raw.{q(c)} AS {q('raw__' + c)}" for c in keep)
+    body = f"""FROM (SELECT {rid or 'NULL'} AS _rid{qid}{passthrough}, {', '.join(inner) if inner else 'NULL AS _none'}
+        FROM {src} raw@@WHERE@@) b {' '.join(joins)}"""
+    fields = [q(n) for n in preset.fields]
+    flag = " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) or "FALSE"
+    carry = "".join(f", b.{q('raw__' + c)}" for c in keep)
+    raw_struct = (", CASE WHEN _bad THEN struct_pack(" + ", ".join(f"{q(c)} := {q('raw__' + c)}" for c in keep) +
+                  ") END AS _raw") if keep else ""
+    dropped = f" EXCLUDE ({', '.join(q('raw__' + c) for c in keep)})" if keep else ""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *{dropped}, hash({', '.join(fields)}) AS _h{raw_struct}
+        FROM (SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
+               ({flag}) AS _bad{carry} {body.replace('@@WHERE@@', '')})""")
+    # the record id of a direct scan is its position: the rowid of a table made outside a transaction
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, " +
+                (f"rowid AS _rid, * EXCLUDE (_rid) FROM {out}_t" if rid is None else f"* FROM {out}_t"))
+    structs = ", ".join(f"CASE WHEN {c} THEN {e} END" for c, e in checks) or "NULL"
+    if keep_raw is None:
+        err_body = body.replace("@@WHERE@@", f" WHERE {rid} IN (SELECT _rid FROM {out} WHERE _bad)")
+    else:  # re-check the bad rows from the raw strings kept for them
+        err_src = f"(SELECT _rid, unnest(_raw) FROM {out} WHERE _bad)"
+        err_body = f"""FROM (SELECT raw._rid, {', '.join(inner) if inner else 'NULL AS _none'} FROM {err_src} raw) b
+            {' '.join(joins)}"""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_err AS SELECT b._rid, list_filter([{structs}],
+        lambda x: x IS NOT NULL) AS _errs {err_body}""")
+    return Checked(out, f"{out}_err", list(preset.fields))
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

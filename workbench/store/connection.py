@@ -47,10 +47,10 @@ class Store:
     # -- schema version -------------------------------------------------------------------
     def schema_version(self) -> int:
         has_meta = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'workbench_meta'").fetchone()[0]
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'workbench_meta'").fetchall()[0][0]
         if not has_meta:
             return 0
-        row = self.con.execute("SELECT value FROM workbench_meta WHERE key = 'schema_version'").fetchone()
+        row = next(iter(self.con.execute("SELECT value FROM workbench_meta WHERE key = 'schema_version'").fetchall()), None)
         return int(row[0]) if row else 0
 
     def _upgrade(self, read_only: bool) -> None:
@@ -77,7 +77,7 @@ class Store:
 
     # -- small helpers ----------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self.con.execute("SELECT value FROM workbench_meta WHERE key = ?", [key]).fetchone()
+        row = next(iter(self.con.execute("SELECT value FROM workbench_meta WHERE key = ?", [key]).fetchall()), None)
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -85,7 +85,7 @@ class Store:
 
     def count(self, table: str, where: str = "", params: list[Any] | None = None) -> int:
         sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
-        return int(self.con.execute(sql, params or []).fetchone()[0])
+        return int(self.con.execute(sql, params or []).fetchall()[0][0])
 
     def tables(self) -> list[str]:
         return [r[0] for r in self.con.execute(

@@ -1,0 +1,100 @@
+"""Ingest benchmark: 10M LMS event rows through the full pipeline vs DuckDB's bare ``read_csv``.
+
+The event file is the demo school's real ``lms_events.csv`` (480 students, with its planted
+duplicates and unknown accounts), repeated with timestamps shifted by one second per copy until it
+has ``--rows`` rows, so every row stays inside the term and refers to real LMS accounts. The store
+is first given the demo's terms, classes, roster and LMS accounts, as a school's would be.
+
+Prints rows/s for both and the ratio (goal: ingest ≤ 2× bare read_csv).
+Run: ``make bench`` or ``.venv/bin/python benchmarks/ingest.py [--rows N]``.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workbench.demo import generate_demo_school  # noqa: E402
+from workbench.ingest import ingest_paths, load_preset  # noqa: E402
+from workbench.ingest.pipeline import ingest_file  # noqa: E402
+from workbench.store import open_store  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "_work"
+KEY = bytes.fromhex("5a" * 32)
+
+
+def build_inputs(rows: int) -> tuple[Path, Path]:
+    demo = WORK / "demo"
+    if not (demo / "exports" / "lms_events.csv").exists():
+        generate_demo_school(demo / "exports", demo / "ground_truth", students=480, seed=20260901)
+    exports = demo / "exports"
+    base = WORK / "base.duckdb"
+    if not base.exists():
+        with open_store(base) as store:
+            files = [exports / n for n in ("terms.csv", "roster.xlsx", "lms_users.csv")]
+            ingest_paths(store, files, KEY)
+    big = WORK / f"events_{rows}.csv"
+    if not big.exists():
+        con = duckdb.connect()
+        n = con.execute(f"SELECT count(*) FROM read_csv('{exports / 'lms_events.csv'}', all_varchar=true)").fetchall()[0][0]
+        copies = -(-rows // n)
+        con.execute(f"""COPY (SELECT * EXCLUDE (ts, k), strftime(CAST(ts AS TIMESTAMP) + to_seconds(k), '%Y-%m-%d %H:%M:%S') AS ts
+                        FROM read_csv('{exports / 'lms_events.csv'}', all_varchar=true), range({copies}) r(k)
+                        LIMIT {rows}) TO '{big}' (HEADER, DELIMITER ',')""")
+        con.close()
+    return big, base
+
+
+def bare_read_csv(path: Path) -> float:
+    db = WORK / "bare.duckdb"
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
+    elapsed = time.perf_counter() - t0
+    con.close()
+    db.unlink(missing_ok=True)
+    return elapsed
+
+
+def full_ingest(path: Path, base: Path) -> tuple[float, object]:
+    store_path = WORK / "bench.duckdb"
+    shutil.copy(base, store_path)
+    with open_store(store_path) as store:
+        t0 = time.perf_counter()
+        report = ingest_file(store, path, load_preset("demo_lms_events"), KEY)
+        elapsed = time.perf_counter() - t0
+    store_path.unlink(missing_ok=True)
+    return elapsed, report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=2, help="best of N runs each")
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    big, base = build_inputs(args.rows)
+    size_mb = big.stat().st_size / 1e6
+    bare = min(bare_read_csv(big) for _ in range(args.repeat))
+    runs = [full_ingest(big, base) for _ in range(args.repeat)]
+    ours, report = min(runs, key=lambda r: r[0])
+    print(f"file: {big.name} ({args.rows:,} rows, {size_mb:,.0f} MB)")
+    print(f"{'':28}{'seconds':>10}{'rows/s':>14}")
+    print(f"{'DuckDB bare read_csv':28}{bare:10.2f}{args.rows / bare:14,.0f}")
+    print(f"{'workbench ingest (full)':28}{ours:10.2f}{args.rows / ours:14,.0f}")
+    print(f"accounting: read {report.rows_read:,} = accepted {report.accepted:,} + quarantined "
+          f"{report.quarantined:,} + merged {report.merged:,} (balanced: {report.balanced})")
+    ratio = ours / bare
+    print(f"ratio ingest / bare read_csv: {ratio:.2f}x (goal <= 2.00x) {'OK' if ratio <= 2 else 'ABOVE GOAL'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Small helpers for writing SQL text safely: identifiers, literals, the date formats we accept.
+
+>>> q('学号'), lit("O'Neil")
+('"学号"', "'O''Neil'")
+"""
+from __future__ import annotations
+
+DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"]
+DEFAULT_TS_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                      "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]
+
+
+def q(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: object) -> str:
+    """A SQL literal for a preset constant (strings, numbers, booleans, NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
