@@ -36,10 +36,10 @@ def _progress_factory(enabled: bool):
 
 
 def _key(key_file: str | None) -> bytes:
-    from workbench.identity import KeyError_, load_key
+    from workbench.identity import PseudonymKeyError, load_key
     try:
         return load_key(key_file)
-    except KeyError_ as exc:
+    except PseudonymKeyError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -60,12 +60,8 @@ def main() -> None:
 @LANG_OPT
 def ingest(paths, preset, store_path, key_file, rejects_dir, as_json, lang) -> None:
     """Ingest exports into the store; prints rows read / accepted / quarantined / merged per file."""
-    from workbench.ingest import PresetError, accounting_table, ingest_paths, load_preset
-    if preset:
-        try:
-            load_preset(preset)
-        except PresetError as exc:
-            raise click.ClickException(str(exc)) from None
+    from workbench.identity import PseudonymKeyError
+    from workbench.ingest import accounting_table, ingest_paths
     key = _key(key_file)
     store_file = default_store_path(store_path)
     rejects = Path(rejects_dir) if rejects_dir else store_file.parent / "rejects"
@@ -73,7 +69,7 @@ def ingest(paths, preset, store_path, key_file, rejects_dir, as_json, lang) -> N
         with open_store(store_file) as store:
             reports = ingest_paths(store, paths, key, preset, rejects_dir=rejects,
                                    progress=_progress_factory(sys.stderr.isatty() and not as_json))
-    except StoreVersionError as exc:
+    except (StoreVersionError, PseudonymKeyError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], ensure_ascii=False, indent=2))
@@ -157,9 +153,9 @@ def identity_resolve(file, store_path, key_file) -> None:
 def demo(students, seed, weeks, store_path, demo_dir, fresh, no_ingest, lang) -> None:
     """Generate the demo school's exports (with ground truth) and ingest them."""
     from workbench.demo_run import run_demo
-    code = run_demo(students=students, seed=seed, weeks=weeks, store_path=default_store_path(store_path),
-                    demo_dir=Path(demo_dir), fresh=fresh, ingest=not no_ingest, lang=lang, echo=click.echo)
-    sys.exit(code)
+    result = run_demo(students=students, seed=seed, weeks=weeks, store_path=default_store_path(store_path),
+                      demo_dir=Path(demo_dir), fresh=fresh, ingest=not no_ingest, lang=lang, echo=click.echo)
+    sys.exit(result.exit_code)
 
 
 @main.command()

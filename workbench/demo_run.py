@@ -11,14 +11,23 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.store import open_store
 
 
+@dataclass
+class DemoResult:
+    exit_code: int
+    summary: dict
+    reports: list = field(default_factory=list)
+    key_file: Path | None = None
+
+
 def run_demo(*, students: int, seed: int, weeks: int, store_path: Path, demo_dir: Path, fresh: bool,
-             ingest: bool, lang: str = "zh", echo: Callable[[str], None] = print) -> int:
-    """Generate (and ingest) the demo school; returns a process exit code."""
+             ingest: bool, lang: str = "zh", echo: Callable[[str], None] = print) -> DemoResult:
+    """Generate (and ingest) the demo school; ``exit_code`` is 2 when a file was refused."""
     from tqdm import tqdm
 
     from workbench.demo import generate_demo_school
@@ -35,6 +44,8 @@ def run_demo(*, students: int, seed: int, weeks: int, store_path: Path, demo_dir
     bars: dict[str, tqdm] = {}
 
     def progress(step: str, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
         bar = bars.get(step)
         if bar is None:
             bar = bars[step] = tqdm(total=total, desc=step, file=sys.stderr, leave=False)
@@ -49,7 +60,7 @@ def run_demo(*, students: int, seed: int, weeks: int, store_path: Path, demo_dir
     echo(f"demo school: {summary.get('students', students)} students, {n_files} export files in {exports} "
          f"({time.perf_counter() - t0:.1f} s); ground truth in {truth}")
     if not ingest:
-        return 0
+        return DemoResult(0, summary)
     key_file = init_key(demo_dir / "pseudonym.key")
     key = load_key(key_file)
     paths = sorted(p for p in exports.iterdir() if p.is_file())
@@ -64,4 +75,4 @@ def run_demo(*, students: int, seed: int, weeks: int, store_path: Path, demo_dir
     if pending:
         echo(f"{pending} identity match(es) need a person: fill the decision column of {review_file}, then run "
              f"`workbench identity resolve {review_file} --store {store_path} --key-file {key_file}`")
-    return 2 if any(r.status == "failed" for r in reports) else 0
+    return DemoResult(2 if any(r.status == "failed" for r in reports) else 0, summary, reports, key_file)

@@ -48,7 +48,7 @@ _T2S = str.maketrans(
     "书兰庆学莹聪颖顺义乐云晋鑫铭麟诚嘉")
 
 
-class KeyError_(RuntimeError):
+class PseudonymKeyError(RuntimeError):
     """No pseudonym key, or not the key this store was built with."""
 
 
@@ -79,10 +79,10 @@ def load_key(path: str | os.PathLike[str] | None = None) -> bytes:
         return bytes.fromhex(os.environ[ENV_KEY].strip())
     p = Path(path or os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
     if not p.exists():
-        raise KeyError_(f"no pseudonym key at {p}; create one with `workbench key init` (or set {ENV_KEY}) "
+        raise PseudonymKeyError(f"no pseudonym key at {p}; create one with `workbench key init` (or set {ENV_KEY}) "
                         f"/ 未找到假名密钥，请先运行 `workbench key init`")
     if os.name == "posix" and p.stat().st_mode & 0o077:
-        raise KeyError_(f"key file {p} is readable by others; run: chmod 600 {p}")
+        raise PseudonymKeyError(f"key file {p} is readable by others; run: chmod 600 {p}")
     return bytes.fromhex(p.read_text().strip())
 
 
@@ -102,7 +102,7 @@ def check_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     if row is None:
         con.execute("INSERT INTO workbench_meta VALUES ('key_fingerprint', ?)", [fp])
     elif row[0] != fp:
-        raise KeyError_("this store was pseudonymised with a different key; use the key it was built with "
+        raise PseudonymKeyError("this store was pseudonymised with a different key; use the key it was built with "
                         "/ 该数据库使用了不同的假名密钥")
 
 
@@ -230,9 +230,14 @@ def write_review_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[st
     student: create one) or ``reject`` (drop the record). The file holds names: keep it with the vault.
     """
     rows = con.execute("""SELECT r.review_id, r.system, r.source_id, r.name, r.birth_date, r.class_name, r.reason,
-            list_transform(r.candidates, lambda k: (SELECT concat_ws(' | ', v.name, CAST(v.birth_date AS VARCHAR),
-                v.class_name, v.student_key) FROM identity_vault v WHERE v.student_key = k)) AS cands
-        FROM identity_vault_review r WHERE r.status = 'pending' ORDER BY r.review_id""").fetchall()
+            list(concat_ws(' | ', v.name, CAST(v.birth_date AS VARCHAR), v.class_name, v.student_key) ORDER BY c.i)
+                FILTER (WHERE v.student_key IS NOT NULL) AS cands
+        FROM identity_vault_review r
+        LEFT JOIN (SELECT review_id, unnest(candidates) AS k, generate_subscripts(candidates, 1) AS i
+                   FROM identity_vault_review) c USING (review_id)
+        LEFT JOIN identity_vault v ON v.student_key = c.k
+        WHERE r.status = 'pending'
+        GROUP BY ALL ORDER BY r.review_id""").fetchall()
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(REVIEW_COLUMNS)

@@ -31,7 +31,7 @@ def ingest_paths(store: Store, paths: Iterable[str | Path], key: bytes, preset: 
         try:
             found = [preset] if isinstance(preset, Preset) else [load_preset(preset)] if preset else presets_for_file(p)
         except PresetError as exc:
-            jobs.append((p, None, str(exc)))
+            jobs.append((p, None, f"{p}: {exc}"))
             continue
         if not found:
             jobs.append((p, None, f"{p}: no preset matches this file name; name one with --preset "

@@ -153,14 +153,6 @@ class _Ingest:
                                         "table_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP TABLE IF EXISTS temp.{q(name)}")
 
-    def _direct_ok(self) -> bool:
-        """Plain CSVs (event logs and the like) are validated straight from the scan, without a raw copy."""
-        p = self.preset
-        fmt = p.reader.get("format") or self.path.suffix.lstrip(".").lower()
-        refs = {c for f in p.fields.values() for c in ([f.source] + [x for x in f.concat or [] if isinstance(x, str)])}
-        return (fmt in ("csv", "txt", "tsv") and not self.path.name.endswith(".rejects.csv") and not p.identity
-                and not p.unpivot and not refs & {"_row", "_line"})
-
     def _columns_ok(self, columns: list[str]) -> None:
         p = self.preset
         missing = [c for c in p.required_columns() if c not in columns]
@@ -169,41 +161,21 @@ class _Ingest:
                               f"/ 缺少必需的列：{', '.join(missing)}")
         self.raw_cols = [c for c in columns if not c.startswith("_")]
         used = set(p.referenced_columns())
-        self.kept_cols = [c for c in self.raw_cols if c in used]  # what quarantine may keep
+        prefix = (p.unpivot or {}).get("prefix")
+        # what quarantine may keep: the columns the preset reads (and those it unpivots by prefix)
+        self.kept_cols = [c for c in self.raw_cols if c in used or (prefix and c.startswith(prefix))]
 
     def _prepare(self) -> None:
-        """Read the file; for a plain UTF-8 CSV, validate it in the same scan (``self.chk`` is then set)."""
-        con, p, name = self.con, self.preset, self.raw
-        self.chk = None
-        if self._direct_ok():
-            from workbench.ingest.readers import (ReadResult, csv_columns, csv_rejects, csv_scan, malformed_of,
-                                                  register_malformed)
-            columns = csv_columns(con, self.path, p.reader)
-            self._columns_ok(columns)
-            first = 2 if p.reader.get("header", True) else 1
-            chk = build_checked(con, p, csv_scan(self.path, name, p.reader), None, f"(raw.rowid + {first})",
-                                f"wb_chk_{name}", self.stem, keep_raw=self.raw_cols)
-            rej = csv_rejects(con, name)
-            if not any(r[2] == "INVALID ENCODING" for r in rej):
-                with open(self.path, "rb") as fh:
-                    enc = "utf-8-sig" if fh.read(3) == b"\xef\xbb\xbf" else "utf-8"
-                malformed = malformed_of(rej)
-                if malformed:
-                    register_malformed(con, name, malformed)
-                rows = con.execute(f"SELECT count(*) FROM {chk.table}").fetchall()[0][0]
-                self.res = ReadResult(name, columns, rows, enc, malformed, first_line=first)
-                self.chk, self.rawrows = chk, f"(SELECT _rid, unnest(_raw) FROM {chk.table} WHERE _raw IS NOT NULL)"
-                return
-            self._drop_temps()  # not UTF-8: take the reading path that detects and transcodes
-        self.res = read_file(con, self.path, name, p.reader)
+        """Read the file into an all-VARCHAR temp table whose rowid is each record's position."""
+        self.res = read_file(self.con, self.path, self.raw, self.preset.reader)
         self._columns_ok(self.res.columns)
-        self.rawrows = f"(SELECT rowid AS _rid, * FROM {name})"
+        self.rawrows = f"(SELECT rowid AS _rid, * FROM {self.raw})"
 
     def _ingest(self, fid: int, sha: str, size: int) -> None:
         con, p, rep, res, raw = self.con, self.preset, self.report, self.res, self.raw
         rep.encoding = res.encoding
         src, rid, line = raw, "raw.rowid", res.line_sql("raw")
-        if p.unpivot and self.chk is None:
+        if p.unpivot:
             src = f"wb_long_{fid}"
             pre = p.unpivot.get("prefix", "")
             cols = list(p.unpivot["columns"]) if p.unpivot.get("columns") else \
@@ -221,8 +193,7 @@ class _Ingest:
             st = resolve_identities(con, p, raw, self.key, fid, self.stem, res.line_sql("raw"))
             rep.identity = {"created": st.created, "linked": st.linked, "review": st.review}
         self.step("validate", 2)
-        if self.chk is None:
-            self.chk = build_checked(con, p, src, rid, line, f"wb_chk_{fid}", self.stem)
+        self.chk = build_checked(con, p, src, rid, line, f"wb_chk_{fid}", self.stem)
         self.step("deduplicate", 3)
         self._dedupe(fid)
         self.step("write", 4)
@@ -369,8 +340,16 @@ class _Ingest:
                    f"{{'column': x.column, 'value': {lit(MASK)}, 'code': x.code}} ELSE x END)")
         con.execute(f"""CREATE TEMP TABLE wb_q_{fid} AS SELECT nextval('quarantine_seq') AS qid, b._rid, b.errs,
                         CAST({self._line_of('b._rid')} AS BIGINT) AS _line FROM wb_bad_{fid} b ORDER BY b._rid""")
-        con.execute(f"""INSERT INTO quarantine SELECT b.qid, {fid}, {lit(self.path.name)}, {lit(p.name)}, b._line, NULL,
-                {reasons}, {raw_json}, 'open', NULL, now() FROM wb_q_{fid} b JOIN {self.rawrows} r USING (_rid)""")
+        # a row that comes round again (corrected rejects, release) keeps the file and row it first came from
+        chk = self.chk.table
+        if "_quarantine_id" in [r[0] for r in con.execute(f"DESCRIBE {chk}").fetchall()]:
+            origin = (f"LEFT JOIN (SELECT _rid, any_value(TRY_CAST(_quarantine_id AS BIGINT)) AS old FROM {chk} "
+                      f"GROUP BY _rid) o USING (_rid) LEFT JOIN quarantine oq ON oq.quarantine_id = o.old")
+            name_sql, row_sql = f"coalesce(oq.file_name, {lit(self.path.name)})", "coalesce(oq.row_no, b._line)"
+        else:
+            origin, name_sql, row_sql = "", lit(self.path.name), "b._line"
+        con.execute(f"""INSERT INTO quarantine SELECT b.qid, {fid}, {name_sql}, {lit(p.name)}, {row_sql}, NULL,
+                {reasons}, {raw_json}, 'open', NULL, now() FROM wb_q_{fid} b JOIN {self.rawrows} r USING (_rid) {origin}""")
         if masked:
             con.execute(f"""INSERT INTO identity_vault_quarantine SELECT b.qid, json_object({', '.join(
                 f"{lit(c)}, r.{q(c)}" for c in sorted(masked))}) FROM wb_q_{fid} b JOIN {self.rawrows} r USING (_rid)""")

@@ -79,15 +79,13 @@ class IdentitySpec:
     birth_formats: list[str] = field(default_factory=list)
     class_name: str | None = None
 
-    def referenced_columns(self) -> list[str]:
-        """Source columns the preset reads (with unpivoted ones); only these may enter quarantine."""
-        cols = self.required_columns()
-        if self.unpivot:
-            cols += list(self.unpivot.get("columns") or [])
-        return list(dict.fromkeys(cols))
-
     def pii_columns(self) -> list[str]:
         return [c for c in (self.name, self.national_id, self.phone) if c]
+
+    def columns(self) -> list[str]:
+        ids = self.id if isinstance(self.id, list) else [self.id]
+        return [c for c in ids + [self.name, self.national_id, self.phone, self.birth_date, self.class_name]
+                if c and c not in ("_row", "_line", "_file")]
 
 
 @dataclass
@@ -131,7 +129,7 @@ class Preset:
 
     def referenced_columns(self) -> list[str]:
         """Source columns the preset reads (with unpivoted ones); only these may enter quarantine."""
-        cols = self.required_columns()
+        cols = self.required_columns() + (self.identity.columns() if self.identity else [])
         if self.unpivot:
             cols += list(self.unpivot.get("columns") or [])
         return list(dict.fromkeys(cols))

@@ -120,13 +120,6 @@ def csv_rejects(con: duckdb.DuckDBPyConnection, name: str) -> list:
     return rej
 
 
-def csv_columns(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, Any]) -> list[str]:
-    try:
-        return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {csv_scan(path, 'wb_sniff', options)}").fetchall()]
-    except duckdb.Error as exc:
-        raise FileProblem(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
-
-
 def malformed_of(rej: list) -> list[dict[str, Any]]:
     return [{"line": int(r[0]), "column": r[1] or "", "message": f"{r[2]}: {r[4]}", "text": r[3]} for r in rej]
 

@@ -1,8 +1,8 @@
 """What ingestion tells people: the accounting table and the rejects report (CSV + xlsx).
 
-The rejects CSV has one row per rejected source row: ``_file``, ``_row`` (as seen in Excel or an
-editor), ``_columns``, ``_values``, ``_reason_zh``, ``_reason_en``, ``_status`` and
-``_quarantine_id``, followed by the row's original columns. Correct the values in place and ingest
+The rejects CSV has one row per rejected or merged source row: ``_file``, ``_row`` (as seen in
+Excel or an editor), ``_columns``, ``_values``, ``_reason_zh``, ``_reason_en``, ``_reason_code``,
+``_status`` (quarantined | merged) and ``_quarantine_id``, followed by the row's original columns. Correct the values in place and ingest
 the file again with the same preset: rows that now pass leave quarantine. The xlsx has the same
 sheet plus a ``reasons`` sheet with one line per (row, column, reason).
 """
@@ -27,7 +27,6 @@ def write_rejects(job, fid: int) -> list[str]:
     cols = "".join(f", r.{q(c)}" for c in raw_cols)
     bad = con.execute(f"""SELECT b.qid, b._line, b.errs{cols} FROM wb_q_{fid} b JOIN {rawrows} r USING (_rid)
                           ORDER BY b._line""").fetchall()
-    # exact duplicates passed their checks, so a direct scan kept no raw strings for them
     merged = con.execute(f"""SELECT m._line, d.other{cols} FROM wb_merged_{fid} m LEFT JOIN {rawrows} r USING (_rid)
                              JOIN (SELECT _rid, min(other) AS other FROM wb_dup_{fid} GROUP BY _rid) d USING (_rid)
                              ORDER BY m._line""").fetchall()
@@ -43,7 +42,7 @@ def write_rejects(job, fid: int) -> list[str]:
                      "_values": "; ".join(str(e["value"]) for e in errs),
                      "_reason_zh": "; ".join(reason_text(e["code"], "zh") for e in errs),
                      "_reason_en": "; ".join(reason_text(e["code"], "en") for e in errs),
-                     "_status": status, "_quarantine_id": qid, **dict(zip(raw_cols, values))})
+                     "_reason_code": "; ".join(e["code"] for e in errs), "_status": status, "_quarantine_id": qid, **dict(zip(raw_cols, values))})
         for e in errs:
             detail.append({"file": path.name, "row": line, "column": e["column"], "value": e["value"], "code": e["code"],
                            "reason_zh": reason_text(e["code"], "zh"), "reason_en": reason_text(e["code"], "en"),

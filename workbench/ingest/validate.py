@@ -61,13 +61,16 @@ def _typed(f: FieldSpec, m: str) -> str:
         return f"CASE WHEN lower({m}) IN ({', '.join(map(lit, TRUE_WORDS))}) THEN TRUE " \
                f"WHEN lower({m}) IN ({', '.join(map(lit, FALSE_WORDS))}) THEN FALSE END"
     if f.type == "date":
-        fmts = f.formats or DEFAULT_DATE_FORMATS
-        return f"CAST(try_strptime({m}, [{', '.join(map(lit, fmts))}]) AS DATE)"
+        if f.formats:
+            return f"CAST(try_strptime({m}, [{', '.join(map(lit, f.formats))}]) AS DATE)"
+        return f"coalesce(TRY_CAST({m} AS DATE), CAST(try_strptime({m}, [{', '.join(map(lit, DEFAULT_DATE_FORMATS))}]) AS DATE))"
     if f.type == "timestamp":
         if f.timezone:
             return f"timezone({lit(f.timezone)}, TRY_CAST({m} AS TIMESTAMPTZ))"
-        fmts = f.formats or DEFAULT_TS_FORMATS
-        return f"CAST(try_strptime({m}, [{', '.join(map(lit, fmts))}]) AS TIMESTAMP)"
+        if f.formats:
+            return f"CAST(try_strptime({m}, [{', '.join(map(lit, f.formats))}]) AS TIMESTAMP)"
+        return (f"coalesce(TRY_CAST({m} AS TIMESTAMP), "
+                f"CAST(try_strptime({m}, [{', '.join(map(lit, DEFAULT_TS_FORMATS))}]) AS TIMESTAMP))")
     if f.type == "list":
         return f"list_filter(string_split({m}, {lit(f.split or ';')}), lambda x: trim(x) <> '')"
     return m
@@ -96,33 +99,35 @@ def _term_case(con: duckdb.DuckDBPyConnection, date_sql: str) -> str:
     return f"CASE {whens} END"
 
 
-def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str | None, line: str,
-                  out: str, file_stem: str, keep_raw: list[str] | None = None) -> Checked:
-    """Validate ``src`` (a table or a ``read_csv`` scan, aliased ``raw``) into view ``out`` and table ``out_err``.
+def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str, line: str,
+                  out: str, file_stem: str) -> Checked:
+    """Validate ``src`` (a raw or unpivoted temp table, aliased ``raw``) into view ``out`` and table ``out_err``.
 
     ``rid`` and ``line`` are SQL expressions (over alias ``raw``) for the record id and the line a
-    person sees; ``rid=None`` means a direct scan in file order, whose ids are the checked table's
-    rowids. Phase 1 computes every field, one ``_bad`` flag and a row hash ``_h`` at scan speed
-    (with ``keep_raw``, the raw strings of bad rows only, as ``_raw``); phase 2 builds the full
-    reason list for the rows flagged bad. ``out`` has ``_cid`` (row id), ``_rid`` (record id).
+    person sees. Phase 1 computes every field, one ``_bad`` flag and a row hash ``_h`` at scan speed;
+    phase 2 builds the full reason list, only for the rows flagged bad. ``out`` has ``_cid`` (its
+    own row id) and ``_rid`` (the record id: joins may reorder rows, so it is carried explicitly).
     """
     inner, outer, checks, joins = [], [], [], []
     for n, f in preset.fields.items():
         if f.term_of:
             continue
         r = _raw_expr(f, file_stem, line)
-        m = _mapped(f, r)
         inner.append(f"{r} AS {q('r__' + n)}")
-        inner.append(f"{_typed(f, m)} AS {q('v__' + n)}")
+        if f.map:  # map once; checks and the typed value read the mapped column
+            inner.append(f"{_mapped(f, r)} AS {q('m__' + n)}")
+        m = f"{q('m__' + n)}" if f.map else q('r__' + n)
         label = f.source or (",".join(p if isinstance(p, str) else str(p.get("const")) for p in f.concat or []) or n)
         rr, vv = f"b.{q('r__' + n)}", f"b.{q('v__' + n)}"
+        mm = f"b.{q('m__' + n)}" if f.map else rr
+        inner.append(f"{_typed(f, m)} AS {q('v__' + n)}")  # DuckDB reads aliases of the same SELECT
         if f.required:
             checks.append((f"{rr} IS NULL", _err(label, rr, "missing_value")))
         if f.map:
-            checks.append((f"{rr} IS NOT NULL AND {_mapped(f, rr)} IS NULL", _err(label, rr, "unknown_value")))
+            checks.append((f"{rr} IS NOT NULL AND {mm} IS NULL", _err(label, rr, "unknown_value")))
         if f.type not in ("string", "list"):
-            bad = "bad_date" if f.type in ("date", "timestamp") else "bad_type"
-            checks.append((f"{_mapped(f, rr)} IS NOT NULL AND {vv} IS NULL", _err(label, rr, bad)))
+            bad = {"date": "bad_date", "timestamp": "bad_date", "bool": "unknown_value"}.get(f.type, "bad_type")
+            checks.append((f"{mm} IS NOT NULL AND {vv} IS NULL", _err(label, rr, bad)))
         if f.pattern:
             checks.append((f"{rr} IS NOT NULL AND NOT regexp_full_match({rr}, {lit(f.pattern)})",
                            _err(label, rr, "bad_format")))
@@ -137,9 +142,17 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
             a = f"idm_{len(joins)}"
             joins.append(f"LEFT JOIN (SELECT source_id AS sid, student_key FROM identity_vault_ids "
                          f"WHERE system = {lit(f.student)}) {a} ON {a}.sid = {vv}")
+            pending = con.execute("SELECT count(*) FROM identity_vault_review WHERE system = ? AND status = 'pending'",
+                                  [f.student]).fetchall()[0][0]
             joins.append(f"LEFT JOIN (SELECT DISTINCT source_id AS sid FROM identity_vault_review WHERE system = "
-                         f"{lit(f.student)} AND status = 'pending') {a}p ON {a}p.sid = {vv}")
-            if not f.optional_student:
+                         f"{lit(f.student)} AND status = 'pending') {a}p ON {a}p.sid = {vv}" if pending else
+                         f"LEFT JOIN (SELECT NULL::VARCHAR AS sid) {a}p ON FALSE")
+            ident = preset.identity
+            if ident and ident.system == f.student and [f.source] == (ident.id if isinstance(ident.id, list) else [ident.id]):
+                # the file creates these identities itself: a row the identity step skipped has its own reason
+                checks.append((f"{vv} IS NOT NULL AND {a}.student_key IS NULL AND {a}p.sid IS NOT NULL",
+                               _err(label, rr, "identity_pending")))
+            elif not f.optional_student:
                 code = f"CASE WHEN {a}p.sid IS NOT NULL THEN 'identity_pending' ELSE 'unknown_student' END"
                 checks.append((f"{vv} IS NOT NULL AND {a}.student_key IS NULL", _err(label, rr, "", code)))
             value = f"{a}.student_key"
@@ -165,32 +178,21 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
         checks.append((f"{dv} IS NOT NULL AND ({term}) IS NULL",
                        _err(date_f.source or f.term_of, "b." + q("r__" + f.term_of), "date_outside_term")))
         outer.append(f"{term} AS {q(n)}")
-    qid = ", raw._quarantine_id" if keep_raw is None and _has_column(con, src, "_quarantine_id") else ""
-    keep = keep_raw or []
-    passthrough = "".join(f", raw.{q(c)} AS {q('raw__' + c)}" for c in keep)
-    body = f"""FROM (SELECT {rid or 'NULL'} AS _rid{qid}{passthrough}, {', '.join(inner) if inner else 'NULL AS _none'}
+    qid = ", raw._quarantine_id" if _has_column(con, src, "_quarantine_id") else ""
+    body = f"""FROM (SELECT {rid} AS _rid{qid}, {', '.join(inner) if inner else 'NULL AS _none'}
         FROM {src} raw@@WHERE@@) b {' '.join(joins)}"""
     fields = [q(n) for n in preset.fields]
     flag = " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) or "FALSE"
-    carry = "".join(f", b.{q('raw__' + c)}" for c in keep)
-    raw_struct = (", CASE WHEN _bad THEN struct_pack(" + ", ".join(f"{q(c)} := {q('raw__' + c)}" for c in keep) +
-                  ") END AS _raw") if keep else ""
-    dropped = f" EXCLUDE ({', '.join(q('raw__' + c) for c in keep)})" if keep else ""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *{dropped}, hash({', '.join(fields)}) AS _h{raw_struct}
-        FROM (SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
-               ({flag}) AS _bad{carry} {body.replace('@@WHERE@@', '')})""")
-    # the record id of a direct scan is its position: the rowid of a table made outside a transaction
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, " +
-                (f"rowid AS _rid, * EXCLUDE (_rid) FROM {out}_t" if rid is None else f"* FROM {out}_t"))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *, hash({', '.join(fields)}) AS _h FROM (
+        SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
+               ({flag}) AS _bad {body.replace('@@WHERE@@', '')})""")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, * FROM {out}_t")
     structs = ", ".join(f"CASE WHEN {c} THEN {e} END" for c, e in checks) or "NULL"
-    if keep_raw is None:
-        err_body = body.replace("@@WHERE@@", f" WHERE {rid} IN (SELECT _rid FROM {out} WHERE _bad)")
-    else:  # re-check the bad rows from the raw strings kept for them
-        err_src = f"(SELECT _rid, unnest(_raw) FROM {out} WHERE _bad)"
-        err_body = f"""FROM (SELECT raw._rid, {', '.join(inner) if inner else 'NULL AS _none'} FROM {err_src} raw) b
-            {' '.join(joins)}"""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_err AS SELECT b._rid, list_filter([{structs}],
-        lambda x: x IS NOT NULL) AS _errs {err_body}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_err (_rid BIGINT, _errs STRUCT(\"column\" VARCHAR, "
+                f"\"value\" VARCHAR, code VARCHAR)[])")
+    if con.execute(f"SELECT count(*) FROM {out}_t WHERE _bad").fetchall()[0][0]:
+        con.execute(f"""INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL)
+            {body.replace('@@WHERE@@', f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")}""")
     return Checked(out, f"{out}_err", list(preset.fields))
 
 

@@ -1,0 +1,92 @@
+"""Shared fixtures: the real datasets in ``../shared/data``, a fixed pseudonym key, a fresh store, the CLI.
+
+Engine bugs found by these tests are marked ``xfail(strict=True, reason="ENGINE BUG: …")``: the test states
+the intended behaviour, and turns red (XPASS) once the bug is fixed so the marker gets removed.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from workbench.store import TABLES, Store, open_store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
+
+# A fixed, non-trivial pseudonym key (32 bytes) so pseudonyms are reproducible across tests.
+KEY = bytes(range(32))
+KEY_HEX = KEY.hex()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``<repo>/../shared/data``; CI always has it, so its absence is an error, not a skip."""
+    path = SHARED_DATA.resolve()
+    if not path.is_dir():
+        pytest.fail(f"shared datasets not found at {path}: the repository must be checked out with shared/ "
+                    f"beside it (shared/data/oulad, assistments2009, xapi_edu_data …)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def key() -> bytes:
+    return KEY
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store in ``tmp_path``, closed after the test."""
+    s = open_store(tmp_path / "store.duckdb")
+    try:
+        yield s
+    finally:
+        try:
+            s.close()
+        except Exception:  # already closed by the test
+            pass
+
+
+def table_counts(store: Store) -> dict[str, int]:
+    """Row count of every canonical table (for "nothing changed" assertions)."""
+    return {t: store.count(t) for t in TABLES}
+
+
+@pytest.fixture
+def counts() -> Callable[[Store], dict[str, int]]:
+    return table_counts
+
+
+def _run_cli(*args: str | os.PathLike[str], env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env["WORKBENCH_KEY"] = KEY_HEX
+    full_env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + full_env["PYTHONPATH"] if full_env.get("PYTHONPATH") else "")
+    full_env.setdefault("PYTHONIOENCODING", "utf-8")
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], capture_output=True, text=True,
+                          encoding="utf-8", env=full_env, cwd=str(cwd or REPO_ROOT), timeout=timeout)
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_cli("ingest", path, "--store", s)`` → CompletedProcess (stdout, stderr, returncode).
+
+    Runs ``python -m workbench.cli`` with ``WORKBENCH_KEY`` set to the fixed test key and the current
+    environment (so a monkeypatched ``WORKBENCH_PRESETS`` is seen), in ``tmp_path`` by default.
+    """
+    def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None,
+            cwd: str | os.PathLike[str] | None = None) -> subprocess.CompletedProcess[str]:
+        return _run_cli(*args, env=env, cwd=cwd or tmp_path)
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_cli_session() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Same as ``run_cli`` for module/session-scoped fixtures (runs in the repository root)."""
+    return _run_cli

@@ -1,0 +1,174 @@
+"""The store file: schema version, migrations on open, refusal of newer stores, path resolution, key check."""
+from __future__ import annotations
+
+import pytest
+
+import workbench.store.connection as connection
+import workbench.store.migrations as migrations
+import workbench.store.schema as schema
+from workbench.identity import PseudonymKeyError
+from workbench.ingest import ingest_file
+from workbench.ingest.presets import parse_preset
+from workbench.store import SCHEMA_VERSION, TABLES, VAULT_TABLES, StoreVersionError, open_store
+
+
+def test_fresh_store_has_version_and_every_table(store):
+    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert set(TABLES) <= set(store.tables())
+    for name, table in TABLES.items():
+        cols = [r[0] for r in store.con.execute(f"DESCRIBE {name}").fetchall()]
+        assert cols == table.column_names(), name
+        assert store.count(name) == (1 if name == "workbench_meta" else 0), name
+    assert set(VAULT_TABLES) == {t for t in TABLES if t.startswith("identity_vault")}
+
+
+def test_reopen_keeps_data_and_does_not_rerun_migrations(tmp_path, monkeypatch):
+    calls = []
+    original = migrations.MIGRATIONS[1]
+
+    def counted(con):
+        calls.append(1)
+        original(con)
+    monkeypatch.setitem(migrations.MIGRATIONS, 1, counted)
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as s:
+        s.con.execute("INSERT INTO schools VALUES ('sch1', '第一中学', '海淀', NULL)")
+    assert calls == [1]
+    with open_store(path) as s:
+        assert s.schema_version() == 1
+        assert s.con.execute("SELECT name FROM schools").fetchall() == [("第一中学",)]
+    with open_store(path, read_only=True) as s:
+        assert s.count("schools") == 1
+    assert calls == [1]
+
+
+def test_newer_store_is_refused(tmp_path):
+    path = tmp_path / "new.duckdb"
+    with open_store(path) as s:
+        s.set_meta("schema_version", "99")
+    for read_only in (False, True):
+        with pytest.raises(StoreVersionError) as err:
+            open_store(path, read_only=read_only)
+        msg = str(err.value)
+        assert "99" in msg and str(path) in msg and "upgrade" in msg and f"up to {SCHEMA_VERSION}" in msg
+    # the refusal closed its connection: the file can be opened again (and is untouched)
+    import duckdb
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT value FROM workbench_meta WHERE key = 'schema_version'").fetchall() == [("99",)]
+    con.close()
+
+
+def _bump_to_v2(monkeypatch, v2):
+    """Pretend the package knows schema v2 (connection.py imported SCHEMA_VERSION and MIGRATIONS by name)."""
+    monkeypatch.setitem(migrations.MIGRATIONS, 2, v2)
+    assert connection.MIGRATIONS is migrations.MIGRATIONS
+    monkeypatch.setattr(connection, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+
+
+def test_older_store_is_upgraded_on_open(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    with open_store(path) as s:
+        s.con.execute("INSERT INTO schools VALUES ('sch1', '第一中学', '海淀', NULL)")
+    ran = []
+
+    def v2(con):
+        ran.append(2)
+        con.execute("ALTER TABLE schools ADD COLUMN motto VARCHAR")
+        con.execute("UPDATE schools SET motto = '求是'")
+    _bump_to_v2(monkeypatch, v2)
+    # a read-only open cannot upgrade
+    with pytest.raises(StoreVersionError, match="upgrade from v1"):
+        open_store(path, read_only=True)
+    assert ran == []
+    with open_store(path) as s:
+        assert ran == [2]
+        assert s.schema_version() == 2
+        assert s.con.execute("SELECT school_id, motto FROM schools").fetchall() == [("sch1", "求是")]
+    with open_store(path) as s:  # already at v2: nothing runs again
+        assert s.schema_version() == 2
+    assert ran == [2]
+
+
+def test_failed_migration_leaves_store_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    with open_store(path):
+        pass
+
+    def broken_v2(con):
+        con.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("migration v2 failed halfway")
+    _bump_to_v2(monkeypatch, broken_v2)
+    with pytest.raises(RuntimeError, match="halfway"):
+        open_store(path)
+    monkeypatch.undo()
+    with open_store(path) as s:
+        assert s.schema_version() == 1
+        assert "half_done" not in s.tables()
+
+
+def test_store_path_from_env_and_explicit(tmp_path, monkeypatch):
+    env_path = tmp_path / "env" / "from_env.duckdb"
+    monkeypatch.setenv("WORKBENCH_STORE", str(env_path))
+    with open_store() as s:
+        assert s.path == env_path
+    assert env_path.exists()
+    explicit = tmp_path / "explicit" / "x.duckdb"
+    with open_store(explicit) as s:  # an explicit path wins over the variable
+        assert s.path == explicit
+    assert explicit.exists()
+    monkeypatch.delenv("WORKBENCH_STORE")
+    monkeypatch.chdir(tmp_path)
+    with open_store() as s:
+        assert s.path == connection.DEFAULT_STORE
+    assert (tmp_path / "data" / "workbench.duckdb").exists()
+
+
+def test_cli_honours_store_env_and_option(tmp_path, run_cli):
+    src = tmp_path / "terms.csv"
+    src.write_text("code_module,code_presentation,module_presentation_length\nAAA,2013J,268\n", encoding="utf-8")
+    env_store = tmp_path / "env.duckdb"
+    out = run_cli("ingest", src, "--preset", "oulad_courses", "--json", env={"WORKBENCH_STORE": str(env_store)})
+    assert out.returncode == 0, out.stderr
+    opt_store = tmp_path / "opt.duckdb"
+    out = run_cli("ingest", src, "--preset", "oulad_courses", "--json", "--store", opt_store,
+                  env={"WORKBENCH_STORE": str(env_store)})
+    assert out.returncode == 0, out.stderr
+    for path in (env_store, opt_store):
+        with open_store(path) as s:
+            assert s.count("classes") == 1
+    assert not (tmp_path / "data").exists()
+
+
+TINY = parse_preset({"name": "t_courses", "table": "classes",
+                     "fields": {"class_id": {"from": "code", "required": True}, "name": {"from": "name"}}})
+
+
+def test_second_key_is_refused(tmp_path, key, counts):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("code,name\nC1,一班\n", encoding="utf-8")
+    b.write_text("code,name\nC2,二班\n", encoding="utf-8")
+    with open_store(tmp_path / "s.duckdb") as s:
+        assert ingest_file(s, a, TINY, key).status == "ok"
+        before = counts(s)
+        other = bytes(reversed(key))
+        with pytest.raises(PseudonymKeyError, match="different key"):
+            ingest_file(s, b, TINY, other)
+        assert counts(s) == before
+        rep = ingest_file(s, b, TINY, key)  # the right key still works
+        assert rep.status == "ok" and s.count("classes") == 2
+
+
+def test_cli_refuses_second_key(tmp_path, run_cli):
+    src = tmp_path / "courses.csv"
+    src.write_text("code_module,code_presentation,module_presentation_length\nAAA,2013J,268\n", encoding="utf-8")
+    src2 = tmp_path / "courses2.csv"
+    src2.write_text("code_module,code_presentation,module_presentation_length\nBBB,2013J,268\n", encoding="utf-8")
+    st = tmp_path / "s.duckdb"
+    assert run_cli("ingest", src, "--preset", "oulad_courses", "--store", st).returncode == 0
+    out = run_cli("ingest", src2, "--preset", "oulad_courses", "--store", st, env={"WORKBENCH_KEY": "ab" * 32})
+    assert out.returncode != 0
+    assert "different key" in out.stderr + out.stdout
+    with open_store(st) as s:
+        assert s.count("classes") == 1
