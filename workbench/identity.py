@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from workbench.sqltext import DEFAULT_DATE_FORMATS, lit, q
+from workbench.sqltext import DEFAULT_DATE_FORMATS, lit, q, special_column
 
 if TYPE_CHECKING:
     from workbench.ingest.presets import Preset
@@ -76,14 +76,20 @@ def init_key(path: str | os.PathLike[str] | None = None) -> Path:
 def load_key(path: str | os.PathLike[str] | None = None) -> bytes:
     """The pseudonym key from ``$WORKBENCH_KEY``, ``path``, ``$WORKBENCH_KEY_FILE`` or the default file."""
     if os.environ.get(ENV_KEY) and not path:
-        return bytes.fromhex(os.environ[ENV_KEY].strip())
+        key = bytes.fromhex(os.environ[ENV_KEY].strip())
+        if len(key) < 16:
+            raise PseudonymKeyError(f"${ENV_KEY} holds {len(key)} bytes; a pseudonym key needs at least 16")
+        return key
     p = Path(path or os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
     if not p.exists():
         raise PseudonymKeyError(f"no pseudonym key at {p}; create one with `workbench key init` (or set {ENV_KEY}) "
                         f"/ 未找到假名密钥，请先运行 `workbench key init`")
     if os.name == "posix" and p.stat().st_mode & 0o077:
         raise PseudonymKeyError(f"key file {p} is readable by others; run: chmod 600 {p}")
-    return bytes.fromhex(p.read_text().strip())
+    key = bytes.fromhex(p.read_text().strip())
+    if len(key) < 16:
+        raise PseudonymKeyError(f"key file {p} holds {len(key)} bytes; a pseudonym key needs at least 16 (use `workbench key init`)")
+    return key
 
 
 def pseudonym(key: bytes, anchor: str) -> str:
@@ -118,13 +124,13 @@ def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, stem: str, l
     ident = preset.identity
     assert ident is not None
 
+    columns = {r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
+
     def col(c: str | None) -> str:
         if not c:
             return "NULL"
-        if c in ("_row", "_line"):
-            return f"CAST({line} AS VARCHAR)"
-        if c == "_file":
-            return lit(stem)
+        if c in ("_row", "_line", "_file"):
+            return special_column(c, line, stem, columns)
         return f"NULLIF(trim(raw.{q(c)}), '')"
     ids = ident.id if isinstance(ident.id, list) else [ident.id]
     id_expr = col(ids[0]) if len(ids) == 1 else "concat_ws(':', " + ", ".join(col(c) for c in ids) + ")"

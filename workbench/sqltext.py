@@ -10,6 +10,19 @@ DEFAULT_TS_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:
                       "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]
 
 
+def special_column(name: str, line: str, file_stem: str, columns: set[str]) -> str:
+    """SQL (over alias ``raw``) for ``_row``/``_line``/``_file`` of a record.
+
+    A rejects file going back in carries the record's original ``_row`` and ``_file``: those win, so ids
+    built from them (``xapi_edu:5``, ``builder_train:17``) stay the same the second time round.
+    """
+    if name in ("_row", "_line"):
+        return 'CAST(raw."_row" AS VARCHAR)' if "_row" in columns else f"CAST({line} AS VARCHAR)"
+    if "_file" in columns:
+        return "regexp_replace(raw.\"_file\", '\\.[^.]*$', '')"
+    return lit(file_stem)
+
+
 def q(name: str) -> str:
     """Quote an identifier for DuckDB."""
     return '"' + name.replace('"', '""') + '"'

@@ -181,7 +181,7 @@ def test_a_persons_decisions_release_the_waiting_rows(demo):
 
 def test_corrected_roster_rows_leave_quarantine_and_free_their_records(demo):
     store_path = _copy_store(demo, "corrected.duckdb")
-    rejects = demo["dir"] / "rejects" / "roster.rejects.csv"
+    rejects = demo["dir"] / "rejects" / "roster.demo_roster.rejects.csv"
     fixed = demo["root"] / "roster_fixed.rejects.csv"
     d = pd.read_csv(rejects, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     d = d[d._status == "quarantined"]

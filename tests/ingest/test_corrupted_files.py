@@ -307,8 +307,8 @@ def test_gb18030_round_trips_without_mojibake(corrupt, key):
 def test_rejects_reports_exist_with_zh_and_en_reasons(corrupt):
     rep = corrupt.reports["studentAssessment.csv"]
     csv_path, xlsx_path = map(Path, rep.rejects)
-    assert csv_path.name == "studentAssessment.rejects.csv" and csv_path.exists()
-    assert xlsx_path.name == "studentAssessment.rejects.xlsx" and xlsx_path.exists()
+    assert csv_path.name == "studentAssessment.oulad_student_assessment.rejects.csv" and csv_path.exists()
+    assert xlsx_path.name == "studentAssessment.oulad_student_assessment.rejects.xlsx" and xlsx_path.exists()
     rej = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     meta = [c for c in rej.columns if c.startswith("_")]
     documented = ["_file", "_row", "_columns", "_values", "_reason_zh", "_reason_en", "_status", "_quarantine_id"]
@@ -349,7 +349,7 @@ def test_corrected_rejects_leave_quarantine(tmp_path, key):
         before = dict(store.con.execute("SELECT row_no, quarantine_id FROM quarantine WHERE file_id = ?",
                                         [first_fid]).fetchall())
         assert sorted(before) == [3, 4, 5, 6]
-        rej = pd.read_csv(rejects / "studentAssessment.rejects.csv", dtype=str, encoding="utf-8-sig",
+        rej = pd.read_csv(rejects / "studentAssessment.oulad_student_assessment.rejects.csv", dtype=str, encoding="utf-8-sig",
                           keep_default_na=False)
         rej.loc[rej["_row"] == "3", "score"] = "5"          # was -5
         rej.loc[rej["_row"] == "4", "score"] = "14"         # was 140

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from workbench.identity import PseudonymKeyError
 from workbench.ingest.pipeline import FileReport, Progress, ingest_file
 from workbench.ingest.presets import Preset, PresetError, list_presets, load_preset, presets_for_file
 from workbench.ingest.readers import FileProblem
@@ -43,5 +44,11 @@ def ingest_paths(store: Store, paths: Iterable[str | Path], key: bytes, preset: 
         if pr is None:
             reports.append(FileReport(file=path.name, preset=str(preset or "?"), table=None, status="failed", message=err))
             continue
-        reports.append(ingest_file(store, path, pr, key, rejects_dir=rejects_dir, progress=progress))
+        try:
+            reports.append(ingest_file(store, path, pr, key, rejects_dir=rejects_dir, progress=progress))
+        except PseudonymKeyError:
+            raise  # the wrong key is wrong for every file: stop here
+        except Exception as exc:  # one file's unexpected failure is reported; the batch goes on
+            reports.append(FileReport(file=path.name, preset=pr.name, table=pr.table, status="failed",
+                                      message=f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
     return reports

@@ -184,9 +184,11 @@ class _Ingest:
             if not cols or absent:
                 raise FileProblem(f"missing column(s) to unpivot {absent or pre + '*'}; found: {', '.join(res.columns)} "
                                   f"/ 缺少需要展开的列")
-            con.execute(f"""CREATE TEMP TABLE {src} AS SELECT * EXCLUDE (_c), replace(_c, {lit(pre)}, '') AS
-                {q(p.unpivot.get('name_field', 'item'))} FROM (UNPIVOT (SELECT raw.rowid AS _rid, {line} AS _line, *
-                FROM {raw} raw) ON {', '.join(map(q, cols))} INTO NAME _c VALUE {q(p.unpivot.get('value_field', 'value'))})""")
+            name_f, value_f = p.unpivot.get("name_field", "item"), p.unpivot.get("value_field", "value")
+            # SQL-standard UNPIVOT, which can keep empty cells (INCLUDE NULLS): a blank answer is checked, not dropped
+            con.execute(f"""CREATE TEMP TABLE {src} AS SELECT * EXCLUDE (_c), replace(_c, {lit(pre)}, '') AS {q(name_f)}
+                FROM (SELECT raw.rowid AS _rid, {line} AS _line, * FROM {raw} raw)
+                UNPIVOT INCLUDE NULLS ({q(value_f)} FOR _c IN ({', '.join(map(q, cols))}))""")
             rid, line = "raw._rid", "raw._line"
         self.step("identity", 1)
         if p.identity:
@@ -283,18 +285,23 @@ class _Ingest:
             conflict = ""
             if p.write == "upsert":
                 keys = list(TABLES[p.table].key)
+                # the row stays the creating file's (file_id); the upsert's own count is checked below
                 sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in keys)
                 conflict = f" ON CONFLICT ({', '.join(map(q, keys))}) DO UPDATE SET {sets}"
-            con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c "
-                        f"WHERE {ok}{conflict}")
+            written = con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c "
+                                  f"WHERE {ok}{conflict}").fetchall()[0][0]
+            expected = con.execute(f"SELECT count(*) FROM {chk} c WHERE {ok}").fetchall()[0][0]
+            if written != expected:
+                raise AssertionError(f"{self.path.name}: wrote {written} rows into {p.table}, expected {expected}")
         for d in p.derive:
             self._derive(d, chk, ok, fid)
         self._quarantine(fid)
-        # accounting
-        rep.rows_read = self.res.rows + len(self.res.malformed)
-        rep.quarantined = n_bad + len(self.res.malformed)
+        # accounting, each number counted on its own: the raw table, the quarantine rows written, the
+        # merged duplicates and the records whose rows went in (the balance is checked in run())
+        rep.rows_read = con.execute(f"SELECT count(*) FROM {self.raw}").fetchall()[0][0] + len(self.res.malformed)
+        rep.quarantined = con.execute(f"SELECT count(*) FROM quarantine WHERE file_id = {fid}").fetchall()[0][0]
         rep.merged = con.execute(f"SELECT count(*) FROM wb_merged_{fid}").fetchall()[0][0]
-        rep.accepted = self.res.rows - n_bad - rep.merged
+        rep.accepted = con.execute(f"SELECT count(DISTINCT c._rid) FROM {chk} c WHERE {ok}").fetchall()[0][0]
         rep.reasons = dict(Counter(dict(con.execute(
             f"SELECT x.code, count(*) FROM (SELECT unnest(errs) AS x FROM wb_bad_{fid}) GROUP BY 1").fetchall())))
         if self.res.malformed:
@@ -303,10 +310,10 @@ class _Ingest:
             rep.reasons["duplicate_exact"] = rep.merged
         if qcol:  # corrected rejects going back in: close the entries they came from
             rep.released = int(con.execute(f"""UPDATE quarantine SET status = 'released', closed_by_file = {fid}
-                WHERE status = 'open' AND quarantine_id IN (SELECT TRY_CAST(_quarantine_id AS BIGINT) FROM {chk}
+                WHERE status = 'open' AND preset = {lit(p.name)} AND quarantine_id IN (SELECT TRY_CAST(_quarantine_id AS BIGINT) FROM {chk}
                 WHERE _rid NOT IN (SELECT _rid FROM wb_bad_{fid}))""").fetchall()[0][0])
             con.execute(f"""UPDATE quarantine SET status = 'superseded', closed_by_file = {fid}
-                WHERE status = 'open' AND file_id <> {fid} AND quarantine_id IN (SELECT TRY_CAST(c._quarantine_id AS BIGINT)
+                WHERE status = 'open' AND preset = {lit(p.name)} AND file_id <> {fid} AND quarantine_id IN (SELECT TRY_CAST(c._quarantine_id AS BIGINT)
                 FROM {chk} c JOIN wb_bad_{fid} b USING (_rid))""")
         con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, now())",
                     [fid, self.path.name, str(self.path), sha, size, p.name, p.table, rep.encoding, rep.rows_read,

@@ -211,28 +211,45 @@ def parse_preset(doc: dict[str, Any], where: str = "<preset>") -> Preset:
             n in (d.get("fields") or {}).values() or n in (d.get("fields") or {}) for d in doc.get("derive", []) or [])]
         if stray and not doc.get("allow_extra_fields"):
             raise PresetError(f"{where}: fields {stray} are neither columns of {table} nor used by a derive")
+    ident = _identity(doc, where)
+    ident_pii = set(ident.pii_columns()) if ident else set()
     for f in fields.values():
+        if f.lookup and str(f.lookup.get("table", "")).startswith("identity_vault"):
+            raise PresetError(f"{where}: field {f.name!r}: lookups into the identity vault are not allowed")
+        if f.lookup and f.lookup.get("table") not in TABLES:
+            raise PresetError(f"{where}: field {f.name!r}: lookup table {f.lookup.get('table')!r} is unknown")
+        written = (table and f.name in TABLES[table].column_names()) or any(
+            f.name in (d.get("fields") or {}).values() for d in doc.get("derive", []) or [])
+        sources = set(f.object or []) | {c for c in f.concat or [] if isinstance(c, str)} | {f.source}
+        leaked = sources & ident_pii if written else set()
+        if leaked:
+            raise PresetError(f"{where}: field {f.name!r} would copy identifiers {sorted(leaked)} out of "
+                              f"the identity vault / 身份信息只能进入身份保险库")
         for ref in (f.max_field, f.term_of):
             if ref and ref not in fields:
                 raise PresetError(f"{where}: field {f.name!r} refers to unknown field {ref!r}")
     if doc.get("write", "insert") not in ("insert", "upsert"):
         raise PresetError(f"{where}: write must be 'insert' or 'upsert'")
-    ident = None
-    if doc.get("identity"):
-        spec = dict(doc["identity"])
-        fmt = spec.pop("birth_format", [])
-        try:
-            ident = IdentitySpec(**spec, birth_formats=[fmt] if isinstance(fmt, str) else list(fmt))
-        except TypeError as exc:
-            raise PresetError(f"{where}: identity section: {exc}") from None
-        if ident.mode not in ("create", "link"):
-            raise PresetError(f"{where}: identity mode must be 'create' or 'link'")
     return Preset(
         name=doc["name"], title=doc.get("title", {"zh": doc["name"], "en": doc["name"]}), table=table,
         fields=fields, reader=doc.get("reader", {}) or {}, key=doc.get("key"), derive=doc.get("derive", []) or [],
         identity=ident, unpivot=doc.get("unpivot"), match=list(doc.get("match", []) or []),
         order=int(doc.get("order", 50)), write=doc.get("write", "insert"), source=doc.get("source", ""), description=doc.get("description", ""),
         version=doc.get("version", 1))
+
+
+def _identity(doc: dict[str, Any], where: str) -> IdentitySpec | None:
+    if not doc.get("identity"):
+        return None
+    spec = dict(doc["identity"])
+    fmt = spec.pop("birth_format", [])
+    try:
+        ident = IdentitySpec(**spec, birth_formats=[fmt] if isinstance(fmt, str) else list(fmt))
+    except TypeError as exc:
+        raise PresetError(f"{where}: identity section: {exc}") from None
+    if ident.mode not in ("create", "link"):
+        raise PresetError(f"{where}: identity mode must be 'create' or 'link'")
+    return ident
 
 
 def preset_dirs() -> list[Path]:

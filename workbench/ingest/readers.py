@@ -121,7 +121,16 @@ def csv_rejects(con: duckdb.DuckDBPyConnection, name: str) -> list:
 
 
 def malformed_of(rej: list) -> list[dict[str, Any]]:
-    return [{"line": int(r[0]), "column": r[1] or "", "message": f"{r[2]}: {r[4]}", "text": r[3]} for r in rej]
+    """One record per rejected line (DuckDB reports a short line once per missing column)."""
+    by_line: dict[int, dict[str, Any]] = {}
+    for line, column, kind, text, message in rej:
+        m = by_line.setdefault(int(line), {"line": int(line), "columns": [], "message": f"{kind}: {message}",
+                                           "text": text})
+        if column:
+            m["columns"].append(column)
+    for m in by_line.values():
+        m["column"] = ", ".join(m.pop("columns"))
+    return sorted(by_line.values(), key=lambda m: m["line"])
 
 
 def register_malformed(con: duckdb.DuckDBPyConnection, name: str, malformed: list[dict[str, Any]]) -> None:
@@ -249,7 +258,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: d
             records.append(_flatten(item))
             lines.append(i)
     else:
-        for i, line in enumerate(text.splitlines(), start=1):
+        for i, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is text, not a line end
             if not line.strip():
                 continue
             try:

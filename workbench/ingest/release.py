@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.identity import apply_review_decisions
+from workbench.identity import apply_review_decisions, check_key
 from workbench.ingest.pipeline import FileReport, ingest_file
 from workbench.ingest.presets import load_preset
 from workbench.store import Store
@@ -25,17 +25,17 @@ def release_quarantine(store: Store, key: bytes, codes: tuple[str, ...] = ("iden
     """Re-ingest open quarantine entries that failed only for the given reason codes."""
     con = store.con
     code_list = "[" + ", ".join(f"'{c}'" for c in codes) + "]"
-    rows = con.execute(f"""SELECT q.quarantine_id, q.file_name, q.preset, q.raw, v.raw FROM quarantine q
+    rows = con.execute(f"""SELECT q.quarantine_id, q.file_name, q.preset, q.raw, v.raw, q.row_no FROM quarantine q
         LEFT JOIN identity_vault_quarantine v USING (quarantine_id)
         WHERE q.status = 'open' AND len(list_filter(q.reasons, lambda x: NOT list_contains({code_list}, x.code))) = 0
         ORDER BY q.quarantine_id""").fetchall()
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for qid, file_name, preset, raw, vault_raw in rows:
+    for qid, file_name, preset, raw, vault_raw, row_no in rows:
         record = json.loads(raw)
         record.update(json.loads(vault_raw) if vault_raw else {})
         if "_text" in record:  # a malformed line cannot be rebuilt into columns
             continue
-        record["_quarantine_id"] = qid
+        record.update({"_quarantine_id": qid, "_file": file_name, "_row": row_no})  # where it first came from
         groups.setdefault((preset, file_name), []).append(record)
     reports = []
     with tempfile.TemporaryDirectory(prefix="wb_release_") as tmp:
@@ -51,6 +51,7 @@ def resolve_and_release(store: Store, review_file: str | Path, key: bytes) -> di
     con = store.con
     con.execute("BEGIN TRANSACTION")
     try:
+        check_key(con, key)  # a wrong key must not write a single pseudonym
         out = apply_review_decisions(con, review_file, key)
         con.execute("COMMIT")
     except Exception:

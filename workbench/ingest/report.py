@@ -57,8 +57,9 @@ def write_rejects(job, fid: int) -> list[str]:
     frame = pd.DataFrame(rows).sort_values("_row", kind="stable")
     out_dir = job.rejects_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"{path.stem}.rejects.csv"
-    xlsx_path = out_dir / f"{path.stem}.rejects.xlsx"
+    stem = f"{path.stem}.{job.preset.name}"  # one file can feed several presets
+    csv_path = out_dir / f"{stem}.rejects.csv"
+    xlsx_path = out_dir / f"{stem}.rejects.xlsx"
     frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
         frame.to_excel(xw, sheet_name="rejects", index=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from workbench.ingest.presets import FieldSpec, Preset
-from workbench.sqltext import DEFAULT_DATE_FORMATS, DEFAULT_TS_FORMATS, lit, q
+from workbench.sqltext import DEFAULT_DATE_FORMATS, DEFAULT_TS_FORMATS, lit, q, special_column
 from workbench.store.schema import TABLES
 
 TRUE_WORDS = ("1", "true", "t", "yes", "y", "是", "1.0")
@@ -26,12 +26,10 @@ class Checked:
     fields: list[str]
 
 
-def _raw_expr(f: FieldSpec, file_stem: str, line: str) -> str:
+def _raw_expr(f: FieldSpec, file_stem: str, line: str, columns: set[str] = frozenset()) -> str:
     def col(c: str) -> str:
-        if c == "_file":
-            return lit(file_stem)
-        if c in ("_row", "_line"):
-            return f"CAST({line} AS VARCHAR)"
+        if c in ("_file", "_row", "_line"):
+            return special_column(c, line, file_stem, columns)
         return f"NULLIF(trim(raw.{q(c)}), '')"
     if f.source:
         return col(f.source)
@@ -109,10 +107,11 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
     own row id) and ``_rid`` (the record id: joins may reorder rows, so it is carried explicitly).
     """
     inner, outer, checks, joins = [], [], [], []
+    src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
     for n, f in preset.fields.items():
         if f.term_of:
             continue
-        r = _raw_expr(f, file_stem, line)
+        r = _raw_expr(f, file_stem, line, src_cols)
         inner.append(f"{r} AS {q('r__' + n)}")
         if f.map:  # map once; checks and the typed value read the mapped column
             inner.append(f"{_mapped(f, r)} AS {q('m__' + n)}")
