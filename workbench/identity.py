@@ -120,31 +120,54 @@ class IdentityStats:
     pending_ids: set[str] = field(default_factory=set)
 
 
+def id_sql(preset: Preset, columns: set[str], stem: str, line: str) -> str:
+    """SQL (over alias ``raw``) for the source id of a record under ``preset``'s identity section."""
+    ident = preset.identity
+    assert ident is not None
+    ids = ident.id if isinstance(ident.id, list) else [ident.id]
+    parts = [special_column(c, line, stem, columns) if c in ("_row", "_line", "_file")
+             else f"NULLIF(trim(raw.{q(c)}), '')" for c in ids]
+    return parts[0] if len(parts) == 1 else "concat_ws(':', " + ", ".join(parts) + ")"
+
+
 def _pull(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, stem: str, line: str) -> pd.DataFrame:
     ident = preset.identity
     assert ident is not None
-
     columns = {r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
 
     def col(c: str | None) -> str:
-        if not c:
-            return "NULL"
-        if c in ("_row", "_line", "_file"):
-            return special_column(c, line, stem, columns)
-        return f"NULLIF(trim(raw.{q(c)}), '')"
-    ids = ident.id if isinstance(ident.id, list) else [ident.id]
-    id_expr = col(ids[0]) if len(ids) == 1 else "concat_ws(':', " + ", ".join(col(c) for c in ids) + ")"
+        return f"NULLIF(trim(raw.{q(c)}), '')" if c else "NULL"
     fmts = ident.birth_formats or DEFAULT_DATE_FORMATS
     birth = f"CAST(try_strptime({col(ident.birth_date)}, [{', '.join(map(lit, fmts))}]) AS DATE)" \
         if ident.birth_date else "NULL::DATE"
+    # one id, several different people (name, ID, birth date or class disagree): a person must look
     return con.execute(f"""SELECT min(_pos) AS _pos, sid, any_value(name) AS name, any_value(nid) AS nid,
-            any_value(phone) AS phone, any_value(birth) AS birth, any_value(bad_birth) AS bad_birth,
-            any_value(class_name) AS class_name
-        FROM (SELECT raw.rowid AS _pos, {id_expr} AS sid, {col(ident.name)} AS name, {col(ident.national_id)} AS nid,
-                     {col(ident.phone)} AS phone, {birth} AS birth,
+            any_value(phone) AS phone, any_value(birth) AS birth, bool_or(bad_birth) AS bad_birth,
+            any_value(class_name) AS class_name, count(DISTINCT (name, nid, birth, class_name)) AS variants
+        FROM (SELECT raw.rowid AS _pos, {id_sql(preset, columns, stem, line)} AS sid, {col(ident.name)} AS name,
+                     upper({col(ident.national_id)}) AS nid, {col(ident.phone)} AS phone, {birth} AS birth,
                      ({col(ident.birth_date)} IS NOT NULL AND {birth} IS NULL) AS bad_birth,
                      {col(ident.class_name)} AS class_name FROM {raw} raw) WHERE sid IS NOT NULL
         GROUP BY sid ORDER BY _pos""").df()
+
+
+def withdraw_failed(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, bad_rids: str, file_id: int,
+                    stem: str, line: str) -> int:
+    """Undo the identities and links this file made from records that then failed their checks.
+
+    ``bad_rids`` is a SQL query giving the raw rowids of failed records. An id all of whose records
+    failed is unlinked again (and its new vault entry removed), so a typo in a rejected roster row
+    never settles in the vault; the corrected row creates it properly. Returns the ids withdrawn.
+    """
+    columns = {r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
+    system = preset.identity.system if preset.identity else ""
+    n = con.execute(f"""DELETE FROM identity_vault_ids WHERE file_id = {file_id} AND system = {lit(system)}
+        AND source_id IN (SELECT sid FROM (SELECT {id_sql(preset, columns, stem, line)} AS sid,
+                                                  raw.rowid IN ({bad_rids}) AS bad FROM {raw} raw)
+                          WHERE sid IS NOT NULL GROUP BY sid HAVING bool_and(bad))""").fetchall()[0][0]
+    con.execute(f"""DELETE FROM identity_vault WHERE file_id = {file_id}
+        AND student_key NOT IN (SELECT student_key FROM identity_vault_ids)""")
+    return int(n)
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str, key: bytes,
@@ -173,8 +196,13 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str,
         sid = str(r.sid)
         if sid in links or sid in pending or r.bad_birth:
             continue
+        if r.variants > 1:  # the same id for different people within this file
+            reviews.append((system, sid, r.name if isinstance(r.name, str) else None, None, r.class_name,
+                            "identity_conflict", [links[sid]] if sid in links else []))
+            pending.add(sid)
+            continue
         name = r.name if isinstance(r.name, str) else None
-        nid = r.nid.upper() if isinstance(r.nid, str) else None
+        nid = r.nid if isinstance(r.nid, str) else None
         birth = r.birth if isinstance(r.birth, (pd.Timestamp,)) or (r.birth is not None and not pd.isna(r.birth)) else None
         if ident.mode == "create":
             if nid and nid in by_nid:

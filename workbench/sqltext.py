@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+MASK = "«vault»"  # stands for an identifier kept in the identity vault
 DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"]
 DEFAULT_TS_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
                       "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]

@@ -295,7 +295,10 @@ def test_gb18030_round_trips_without_mojibake(corrupt, key):
     store, rep = corrupt.store, corrupt.reports["tiny_roster.csv"]
     assert rep.encoding == "gb18030"
     vault = dict(store.con.execute("SELECT name, class_name FROM identity_vault WHERE anchor LIKE 'tiny:%'").fetchall())
-    assert vault == {"张小明": "初一（1）班", "刘䶮": "初一（1）班", "王芳": "初一（2）班", "欧阳娜娜": "初一（2）班"}
+    # S004's row was rejected (性别 未知), so no identity settles from it; its name waits, readable, in the vault
+    assert vault == {"张小明": "初一（1）班", "刘䶮": "初一（1）班", "王芳": "初一（2）班"}
+    waiting = [json.loads(r[0]) for r in store.con.execute("SELECT raw FROM identity_vault_quarantine").fetchall()]
+    assert {"学号": "S004", "姓名": "欧阳娜娜"}.items() <= next(w for w in waiting if w.get("学号") == "S004").items()
     attrs = store.con.execute("SELECT attrs FROM students WHERE student_key = ?",
                               [pseudonym(key, "tiny:S002")]).fetchall()
     assert json.loads(attrs[0][0]) == {"班级": "初一（1）班", "备注": "喜欢《红楼梦》"}

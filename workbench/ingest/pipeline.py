@@ -17,16 +17,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.identity import check_key, resolve_identities
+from workbench.identity import check_key, resolve_identities, withdraw_failed
 from workbench.ingest.presets import Preset
 from workbench.ingest.readers import FileProblem, read_file
 from workbench.ingest.validate import build_checked
-from workbench.sqltext import lit, q
+from workbench.sqltext import MASK, lit, q
 from workbench.store import Store
 from workbench.store.schema import TABLES
 
 Progress = Callable[[str, int, int], None]
-MASK = "«vault»"
 PROGRESS_BYTES = 5_000_000
 
 
@@ -169,6 +168,12 @@ class _Ingest:
         """Read the file into an all-VARCHAR temp table whose rowid is each record's position."""
         self.res = read_file(self.con, self.path, self.raw, self.preset.reader)
         self._columns_ok(self.res.columns)
+        hidden = [c for c in self.preset.pii_columns() if c in self.res.columns]
+        if hidden and "_quarantine_id" in self.res.columns:  # a corrected rejects file: identifiers come back
+            for c in hidden:
+                self.con.execute(f"""UPDATE {self.raw} SET {q(c)} = json_extract_string(v.raw, {lit('$."' + c + '"')})
+                    FROM identity_vault_quarantine v WHERE v.quarantine_id = TRY_CAST({self.raw}._quarantine_id AS BIGINT)
+                    AND {self.raw}.{q(c)} = {lit(MASK)}""")
         self.rawrows = f"(SELECT rowid AS _rid, * FROM {self.raw})"
 
     def _ingest(self, fid: int, sha: str, size: int) -> None:
@@ -189,6 +194,9 @@ class _Ingest:
             con.execute(f"""CREATE TEMP TABLE {src} AS SELECT * EXCLUDE (_c), replace(_c, {lit(pre)}, '') AS {q(name_f)}
                 FROM (SELECT raw.rowid AS _rid, {line} AS _line, * FROM {raw} raw)
                 UNPIVOT INCLUDE NULLS ({q(value_f)} FOR _c IN ({', '.join(map(q, cols))}))""")
+            if p.unpivot.get("skip_empty"):  # blank = not asked (e.g. no physics in grade 7); all blank stays
+                con.execute(f"""DELETE FROM {src} WHERE NULLIF(trim({q(value_f)}), '') IS NULL AND _rid IN (
+                    SELECT _rid FROM {src} GROUP BY _rid HAVING count(NULLIF(trim({q(value_f)}), '')) > 0)""")
             rid, line = "raw._rid", "raw._line"
         self.step("identity", 1)
         if p.identity:
@@ -269,6 +277,11 @@ class _Ingest:
               SELECT _rid, [{{'column': {lit(keylabel)}, 'value': other, 'code': 'duplicate_conflict'}}]
               FROM {dup} WHERE NOT same) GROUP BY _rid""")
         n_bad = con.execute(f"SELECT count(*) FROM wb_bad_{fid}").fetchall()[0][0]
+        if p.identity and n_bad:
+            withdrawn = withdraw_failed(con, p, self.raw, f"SELECT _rid FROM wb_bad_{fid}", fid,
+                                        self.stem, self.res.line_sql("raw"))
+            if withdrawn:
+                rep.identity["withdrawn"] = withdrawn
         n_dup = con.execute(f"SELECT count(*) FROM {dup}").fetchall()[0][0]
         if p.unpivot:  # a record is merged when every one of its long rows is an exact duplicate
             merged_sql = f"""SELECT d._rid FROM {dup} d JOIN (SELECT _rid, count(*) AS n FROM {chk} GROUP BY _rid) lc

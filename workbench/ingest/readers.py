@@ -106,10 +106,32 @@ def csv_scan(src: Path, name: str, options: dict[str, Any]) -> str:
     args = [f"delim={_sql_str(delim)}", "quote='\"'", "escape='\"'", f"header={str(header).lower()}",
             "all_varchar=true", "strict_mode=true", "store_rejects=true", "auto_detect=true",
             f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'"]
-    if options.get("columns"):
-        cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in options["columns"])
-        args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + [f"columns={{{cols}}}"]
+    names = options.get("columns") or (_header(src, delim) if header else None)
+    if names:  # no sniffing: one odd line near the top must not refuse the whole file
+        cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in names)
+        args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + \
+            [f"columns={{{cols}}}", "auto_detect=false"]
     return f"read_csv({_sql_str(str(src))}, {', '.join(args)})"
+
+
+def _header(src: Path, delim: str) -> list[str] | None:
+    """Column names from the first line (empty and repeated names made unique as DuckDB would)."""
+    import csv
+    try:
+        with open(src, encoding="utf-8-sig", newline="") as fh:
+            first = next(csv.reader(fh, delimiter=delim), None)
+    except UnicodeDecodeError:
+        return None  # not UTF-8: DuckDB reports it, and the file is transcoded
+    if not first:
+        return None
+    names, seen = [], set()
+    for i, n in enumerate(c.strip() for c in first):
+        n = n or f"column{i}"
+        while n in seen:
+            n += "_"
+        seen.add(n)
+        names.append(n)
+    return names
 
 
 def csv_rejects(con: duckdb.DuckDBPyConnection, name: str) -> list:
@@ -164,11 +186,49 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dic
             os.unlink(src)
     malformed = malformed_of(rej)
     first = 2 if options.get("header", True) else 1
-    if malformed:
-        register_malformed(con, name, malformed)
     cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    if _physical_lines(path) != first - 1 + rows + len(malformed):
+        # blank lines or quoted values spanning lines: find each record's own first line
+        if _attach_lines(con, name, path, encoding, options, first, malformed, rows):
+            return ReadResult(name, cols, rows, encoding, malformed, first_line=first, has_line_column=True)
+    if malformed:
+        register_malformed(con, name, malformed)
     return ReadResult(name, cols, rows, encoding, malformed, first_line=first)
+
+
+def _physical_lines(path: Path) -> int:
+    n, last = 0, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (1 if last not in (b"\n", b"") else 0)
+
+
+def _attach_lines(con: duckdb.DuckDBPyConnection, name: str, path: Path, encoding: str, options: dict[str, Any],
+                  first: int, malformed: list[dict[str, Any]], rows: int) -> bool:
+    """Add ``_line`` (the record's first physical line) to table ``name``; False if records do not line up."""
+    import csv
+    starts, prev = [], 0
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=options.get("delimiter", ","))
+        for rec in reader:
+            start, prev = prev + 1, reader.line_num
+            if rec and any(cell.strip() for cell in rec):
+                starts.append(start)
+    bad = {m["line"] for m in malformed}
+    starts = [s for s in starts[first - 1:] if s not in bad]
+    if len(starts) != rows:
+        return False
+    con.register(f"{name}_lines", pd.DataFrame({"k": range(rows), "_line": pd.Series(starts, dtype="int64")}))
+    con.execute(f"""CREATE TEMP TABLE {name}_l AS SELECT r.*, l._line FROM (SELECT rowid AS _k, * FROM {name}) r
+                    JOIN {name}_lines l ON l.k = r._k ORDER BY r._k""")
+    con.unregister(f"{name}_lines")
+    con.execute(f"DROP TABLE {name}")
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE (_k) FROM {name}_l ORDER BY _k")
+    con.execute(f"DROP TABLE {name}_l")
+    return True
 
 
 def _cell(value: Any) -> str | None:

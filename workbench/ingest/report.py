@@ -8,13 +8,12 @@ sheet plus a ``reasons`` sheet with one line per (row, column, reason).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import os
 
 import duckdb
 import pandas as pd
 
-from workbench.sqltext import q
+from workbench.sqltext import MASK, q
 from workbench.labels import reason_text, ui
 
 
@@ -23,7 +22,10 @@ def write_rejects(job, fid: int) -> list[str]:
 
     Nothing is written when every row was accepted.
     """
-    con, path, rawrows, raw_cols = job.con, job.path, job.rawrows, job.raw_cols
+    # only the columns the preset reads; names, national IDs and phones stay in the vault («vault»): a
+    # corrected file gets them back from identity_vault_quarantine through its _quarantine_id
+    con, path, rawrows, raw_cols = job.con, job.path, job.rawrows, job.kept_cols
+    hidden = set(job.preset.pii_columns())
     cols = "".join(f", r.{q(c)}" for c in raw_cols)
     bad = con.execute(f"""SELECT b.qid, b._line, b.errs{cols} FROM wb_q_{fid} b JOIN {rawrows} r USING (_rid)
                           ORDER BY b._line""").fetchall()
@@ -38,6 +40,8 @@ def write_rejects(job, fid: int) -> list[str]:
     rows, detail = [], []
 
     def add(qid: object, line: int, errs: list[dict], values: tuple, status: str) -> None:
+        values = tuple(MASK if c in hidden and v is not None else v for c, v in zip(raw_cols, values))
+        errs = [{**e, "value": MASK} if e["column"] in hidden else e for e in errs]
         rows.append({"_file": path.name, "_row": line, "_columns": "; ".join(e["column"] for e in errs),
                      "_values": "; ".join(str(e["value"]) for e in errs),
                      "_reason_zh": "; ".join(reason_text(e["code"], "zh") for e in errs),
@@ -49,8 +53,7 @@ def write_rejects(job, fid: int) -> list[str]:
                            "status": status})
     for qid, line, errs, *values in bad:
         add(qid, line, errs, tuple(values), "quarantined")
-    for qid, line, errs, text in malformed:
-        errs = [{**e, "value": json.loads(text)["_text"] if text else e["value"]} for e in errs]
+    for qid, line, errs, _text in malformed:  # the line's text may hold anything: it stays in the vault
         add(qid, line, errs, tuple(), "quarantined")
     for line, other, *values in merged:
         add(None, line, [{"column": "*", "value": f"= {other}", "code": "duplicate_exact"}], tuple(values), "merged")
@@ -60,6 +63,9 @@ def write_rejects(job, fid: int) -> list[str]:
     stem = f"{path.stem}.{job.preset.name}"  # one file can feed several presets
     csv_path = out_dir / f"{stem}.rejects.csv"
     xlsx_path = out_dir / f"{stem}.rejects.xlsx"
+    for p in (csv_path, xlsx_path):  # readable by the coordinator only, from the first byte
+        p.touch(mode=0o600, exist_ok=True)
+        os.chmod(p, 0o600)
     frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
         frame.to_excel(xw, sheet_name="rejects", index=False)

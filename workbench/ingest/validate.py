@@ -75,7 +75,8 @@ def _typed(f: FieldSpec, m: str) -> str:
 
 
 def _err(column: str, value: str, code: str, code_sql: str | None = None) -> str:
-    return f"{{'column': {lit(column)}, 'value': CAST({value} AS VARCHAR), 'code': {code_sql or lit(code)}}}"
+    col = column[4:] if column.startswith("SQL:") else lit(column)  # "SQL:expr" names the column per row
+    return f"{{'column': {col}, 'value': CAST({value} AS VARCHAR), 'code': {code_sql or lit(code)}}}"
 
 
 def _target_type(preset: Preset, name: str) -> str | None:
@@ -108,6 +109,11 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
     """
     inner, outer, checks, joins = [], [], [], []
     src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
+    unpivoted = None
+    if preset.unpivot:  # a value cell is reported on the column it came from (q3, 兴趣_数学), not on 'value'
+        name_f = preset.unpivot.get("name_field", "item")
+        inner.append(f"{lit(preset.unpivot.get('prefix', ''))} || raw.{q(name_f)} AS _uncol")
+        unpivoted = preset.unpivot.get("value_field", "value")
     for n, f in preset.fields.items():
         if f.term_of:
             continue
@@ -117,6 +123,8 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
             inner.append(f"{_mapped(f, r)} AS {q('m__' + n)}")
         m = f"{q('m__' + n)}" if f.map else q('r__' + n)
         label = f.source or (",".join(p if isinstance(p, str) else str(p.get("const")) for p in f.concat or []) or n)
+        if unpivoted and f.source == unpivoted:
+            label = "SQL:b._uncol"
         rr, vv = f"b.{q('r__' + n)}", f"b.{q('v__' + n)}"
         mm = f"b.{q('m__' + n)}" if f.map else rr
         inner.append(f"{_typed(f, m)} AS {q('v__' + n)}")  # DuckDB reads aliases of the same SELECT
