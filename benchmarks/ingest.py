@@ -64,15 +64,20 @@ def bare_read_csv(path: Path) -> float:
     return elapsed
 
 
-def full_ingest(path: Path, base: Path) -> tuple[float, object]:
+def full_ingest(path: Path, base: Path) -> tuple[float, object, dict[str, float]]:
     store_path = WORK / "bench.duckdb"
     shutil.copy(base, store_path)
+    marks: dict[str, float] = {}
     with open_store(store_path) as store:
         t0 = time.perf_counter()
-        report = ingest_file(store, path, load_preset("demo_lms_events"), KEY)
+        report = ingest_file(store, path, load_preset("demo_lms_events"), KEY,
+                             progress=lambda step, done, total: marks.setdefault(step, time.perf_counter()))
         elapsed = time.perf_counter() - t0
     store_path.unlink(missing_ok=True)
-    return elapsed, report
+    steps = list(marks)
+    phases = {steps[i]: marks[steps[i + 1]] - marks[steps[i]] for i in range(len(steps) - 1)}
+    phases["hash + commit"] = elapsed - sum(phases.values())
+    return elapsed, report, phases
 
 
 def main() -> None:
@@ -85,13 +90,14 @@ def main() -> None:
     size_mb = big.stat().st_size / 1e6
     bare = min(bare_read_csv(big) for _ in range(args.repeat))
     runs = [full_ingest(big, base) for _ in range(args.repeat)]
-    ours, report = min(runs, key=lambda r: r[0])
+    ours, report, phases = min(runs, key=lambda r: r[0])
     print(f"file: {big.name} ({args.rows:,} rows, {size_mb:,.0f} MB)")
     print(f"{'':28}{'seconds':>10}{'rows/s':>14}")
     print(f"{'DuckDB bare read_csv':28}{bare:10.2f}{args.rows / bare:14,.0f}")
     print(f"{'workbench ingest (full)':28}{ours:10.2f}{args.rows / ours:14,.0f}")
     print(f"accounting: read {report.rows_read:,} = accepted {report.accepted:,} + quarantined "
           f"{report.quarantined:,} + merged {report.merged:,} (balanced: {report.balanced})")
+    print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items()))
     ratio = ours / bare
     print(f"ratio ingest / bare read_csv: {ratio:.2f}x (goal <= 2.00x) {'OK' if ratio <= 2 else 'ABOVE GOAL'}")
 
