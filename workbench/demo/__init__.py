@@ -1,7 +1,11 @@
 """Demo-school generator: a realistic, messy, fully synthetic junior-high school (示范中学).
 
+>>> import tempfile, pathlib
 >>> from workbench.demo import generate_demo_school
->>> summary = generate_demo_school("exports", "ground_truth", students=480, seed=20260901)
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> summary = generate_demo_school(out / "exports", out / "ground_truth", students=40, weeks=4, seed=7)
+>>> summary["students"], sorted(summary["files"])[:3]
+(40, ['activities.csv', 'attendance.csv', 'exam_scores.csv'])
 """
 from .generate import generate_demo_school
 
