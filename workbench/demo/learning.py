@@ -88,7 +88,7 @@ def simulate_learning(seed: int, chunk: int, lo: int, hi: int, people: People, l
         s = np.repeat(np.arange(S), n_resp)
         n = len(s)
         kp = np.empty(n, dtype=np.int64)
-        for gi, g in enumerate((7, 8, 9)):
+        for g in (7, 8, 9):
             sel = np.nonzero(grade[s] == g)[0]
             if len(sel):
                 kp[sel] = rng.choice(K, len(sel), p=_kp_weights(cur, g, w))

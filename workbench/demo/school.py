@@ -26,7 +26,7 @@ def exam_scores(seed: int, chunk: int, lo: int, hi: int, people: People, lat: La
                 learn: LearningResult) -> tuple[pa.Table, np.ndarray]:
     """Returns the table and the latent performance array (S x exams x subjects) for tests."""
     rng = rng_for(seed, "school", chunk, 1)
-    S, E = hi - lo, len(EXAMS)
+    E = len(EXAMS)
     subj = lat.subj[lo:hi]
     exam_week = np.array([term.day_week[term.day_index(d[0])] for d in term.exam_days])
     # the same exam paper for a whole grade: per (grade, exam, subject) difficulty

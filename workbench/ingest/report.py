@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import duckdb
 import pandas as pd
 
 from workbench.sqltext import MASK, q
