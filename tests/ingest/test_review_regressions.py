@@ -433,3 +433,30 @@ def test_short_key_file_is_refused(tmp_path, monkeypatch):
         load_key()
     path.write_text("cd" * 16 + "\n")
     assert load_key(path) == bytes([0xcd] * 16)
+
+
+def test_derived_rows_that_disagree_are_reported_not_silently_dropped(tmp_path, key):
+    """An exam file defines its assessments; a second file giving one of them another maximum is said."""
+    from workbench.ingest import ingest_paths
+    from workbench.ingest.pipeline import ingest_file
+    from workbench.store import open_store
+    from workbench.demo import generate_demo_school
+    ex = tmp_path / "ex"
+    generate_demo_school(ex, tmp_path / "gt", students=30, weeks=4, events_per_week=2, seed=3)
+    rows = pd.read_csv(ex / "unit_tests.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    subject, unit, date = rows.iloc[0][["科目", "单元", "测验日期"]]
+    same = rows[(rows["科目"] == subject) & (rows["单元"] == unit) & (rows["测验日期"] == date)]
+    later = same.tail(3).copy()  # three students' scores arrive in a second file …
+    rows.drop(later.index).to_csv(tmp_path / "unit_tests_first.csv", index=False, encoding="utf-8-sig")
+    later["满分"], later["得分"] = "150", "10"  # … which gives the same assessment another maximum
+    later.to_csv(tmp_path / "unit_tests_later.csv", index=False, encoding="utf-8-sig")
+    aid = f"2026-2027-1/{subject}/{unit}/{date}"
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest_paths(store, [ex / "terms.csv", ex / "roster.xlsx"], key)
+        first = ingest_file(store, tmp_path / "unit_tests_first.csv", load_preset("demo_unit_tests"), key)
+        assert first.status == "ok" and first.warnings == []
+        stored = store.con.execute("SELECT max_score FROM assessments WHERE assessment_id = ?", [aid]).fetchall()
+        rep = ingest_file(store, tmp_path / "unit_tests_later.csv", load_preset("demo_unit_tests"), key)
+        assert rep.accepted == 3 and rep.balanced
+        assert any("assessments: 1 derived record(s) disagree" in w and "stored" in w for w in rep.warnings), rep.warnings
+        assert store.con.execute("SELECT max_score FROM assessments WHERE assessment_id = ?", [aid]).fetchall() == stored

@@ -47,6 +47,7 @@ class FileReport:
     reasons: dict[str, int] = field(default_factory=dict)
     rejects: list[str] = field(default_factory=list)
     identity: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -342,6 +343,21 @@ class _Ingest:
         keys = [k for k in table.key if k in mapping]
         distinct = f"DISTINCT ON ({', '.join(map(q, keys))})" if keys else "DISTINCT"
         nonnull = " AND ".join(f"c.{q(mapping[k])} IS NOT NULL" for k in keys if not isinstance(mapping[k], dict)) or "TRUE"
+        if keys:  # derived rows that disagree (within the file, or with what is stored) are kept out, and said
+            rows = f"SELECT DISTINCT {', '.join(exprs)} FROM {chk} c WHERE {ok} AND {nonnull}"
+            others = [q(t) for t in mapping if t not in keys]
+            inner_conf = self.con.execute(f"SELECT count(*) FROM (SELECT {', '.join(map(q, keys))} FROM ({rows}) "
+                                          f"GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0]
+            on = " AND ".join(f"n.{q(k)} = t.{q(k)}" for k in keys)
+            differs = " OR ".join(f"n.{c} IS DISTINCT FROM t.{c}" for c in others) or "FALSE"
+            stored_conf = self.con.execute(f"SELECT count(DISTINCT ({', '.join('n.' + q(k) for k in keys)})) FROM ({rows}) n "
+                                           f"JOIN {table.name} t ON {on} WHERE {differs}").fetchall()[0][0]
+            if inner_conf or stored_conf:
+                self.report.warnings.append(
+                    f"{table.name}: {inner_conf + stored_conf} derived record(s) disagree"
+                    + (f" within this file ({inner_conf}, the first row's values were kept)" if inner_conf else "")
+                    + (f" with stored ones ({stored_conf}, the stored values were kept)" if stored_conf else "")
+                    + f" / 派生的{table.zh}记录与已有记录不一致")
         self.con.execute(f"INSERT OR IGNORE INTO {table.name} ({', '.join(map(q, mapping))}, file_id) "
                          f"SELECT *, {fid} FROM (SELECT {distinct} {', '.join(exprs)} FROM {chk} c WHERE {ok} AND {nonnull} "
                          f"ORDER BY {', '.join(map(q, keys)) if keys else '1'})")

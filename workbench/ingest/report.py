@@ -89,6 +89,7 @@ def accounting_table(reports: list, lang: str = "zh") -> str:
     lines = [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body] + \
         ["  ".join("-" * w for w in widths), fmt(tot)]
     for r in reports:
+        lines += [f"! {r.file}: {w}" for w in r.warnings]
         if r.status == "failed":
             lines.append(f"✗ {r.message}")
         elif r.reasons:
