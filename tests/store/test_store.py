@@ -13,7 +13,7 @@ from workbench.store import SCHEMA_VERSION, TABLES, VAULT_TABLES, StoreVersionEr
 
 
 def test_fresh_store_has_version_and_every_table(store):
-    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.schema_version() == SCHEMA_VERSION == 2
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert set(TABLES) <= set(store.tables())
     for name, table in TABLES.items():
@@ -36,7 +36,7 @@ def test_reopen_keeps_data_and_does_not_rerun_migrations(tmp_path, monkeypatch):
         s.con.execute("INSERT INTO schools VALUES ('sch1', '第一中学', '海淀', NULL)")
     assert calls == [1]
     with open_store(path) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == SCHEMA_VERSION
         assert s.con.execute("SELECT name FROM schools").fetchall() == [("第一中学",)]
     with open_store(path, read_only=True) as s:
         assert s.count("schools") == 1
@@ -59,12 +59,15 @@ def test_newer_store_is_refused(tmp_path):
     con.close()
 
 
-def _bump_to_v2(monkeypatch, v2):
-    """Pretend the package knows schema v2 (connection.py imported SCHEMA_VERSION and MIGRATIONS by name)."""
-    monkeypatch.setitem(migrations.MIGRATIONS, 2, v2)
+NEXT = SCHEMA_VERSION + 1
+
+
+def _bump_to_next(monkeypatch, migration):
+    """Pretend the package knows one more schema version (connection.py imported the names)."""
+    monkeypatch.setitem(migrations.MIGRATIONS, NEXT, migration)
     assert connection.MIGRATIONS is migrations.MIGRATIONS
-    monkeypatch.setattr(connection, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(connection, "SCHEMA_VERSION", NEXT)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", NEXT)
 
 
 def test_older_store_is_upgraded_on_open(tmp_path, monkeypatch):
@@ -73,22 +76,41 @@ def test_older_store_is_upgraded_on_open(tmp_path, monkeypatch):
         s.con.execute("INSERT INTO schools VALUES ('sch1', '第一中学', '海淀', NULL)")
     ran = []
 
-    def v2(con):
-        ran.append(2)
+    def nxt(con):
+        ran.append(NEXT)
         con.execute("ALTER TABLE schools ADD COLUMN motto VARCHAR")
         con.execute("UPDATE schools SET motto = '求是'")
-    _bump_to_v2(monkeypatch, v2)
+    _bump_to_next(monkeypatch, nxt)
     # a read-only open cannot upgrade
-    with pytest.raises(StoreVersionError, match="upgrade from v1"):
+    with pytest.raises(StoreVersionError, match=f"upgrade from v{SCHEMA_VERSION}"):
         open_store(path, read_only=True)
     assert ran == []
     with open_store(path) as s:
-        assert ran == [2]
-        assert s.schema_version() == 2
+        assert ran == [NEXT]
+        assert s.schema_version() == NEXT
         assert s.con.execute("SELECT school_id, motto FROM schools").fetchall() == [("sch1", "求是")]
-    with open_store(path) as s:  # already at v2: nothing runs again
+    with open_store(path) as s:  # already upgraded: nothing runs again
+        assert s.schema_version() == NEXT
+    assert ran == [NEXT]
+
+
+def test_v1_store_gains_the_v2_profile_tables(tmp_path):
+    """A store written by schema v1 (issue 2) is upgraded in place: data kept, profile tables added."""
+    import duckdb
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE workbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    migrations.MIGRATIONS[1](con)
+    con.execute("INSERT INTO workbench_meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO profiles VALUES ('t1', 'm', 1, 'Sabc', 'overall', 50.0, now())")
+    assert "spec_hash" not in [r[0] for r in con.execute("DESCRIBE profiles").fetchall()]
+    con.close()
+    with open_store(path) as s:
         assert s.schema_version() == 2
-    assert ran == [2]
+        assert [r[0] for r in s.con.execute("DESCRIBE profiles").fetchall()] == TABLES["profiles"].column_names()
+        assert s.con.execute("SELECT dimension, score, spec_hash FROM profiles").fetchall() == [("overall", 50.0, None)]
+        for t in ("profile_students", "profile_runs", "indicator_values"):
+            assert [r[0] for r in s.con.execute(f"DESCRIBE {t}").fetchall()] == TABLES[t].column_names()
 
 
 def test_failed_migration_leaves_store_as_it_was(tmp_path, monkeypatch):
@@ -98,13 +120,13 @@ def test_failed_migration_leaves_store_as_it_was(tmp_path, monkeypatch):
 
     def broken_v2(con):
         con.execute("CREATE TABLE half_done (x INTEGER)")
-        raise RuntimeError("migration v2 failed halfway")
-    _bump_to_v2(monkeypatch, broken_v2)
+        raise RuntimeError("migration failed halfway")
+    _bump_to_next(monkeypatch, broken_v2)
     with pytest.raises(RuntimeError, match="halfway"):
         open_store(path)
     monkeypatch.undo()
     with open_store(path) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == SCHEMA_VERSION
         assert "half_done" not in s.tables()
 
 

@@ -12,12 +12,27 @@ import duckdb
 from workbench.store.schema import _TABLE_LIST, ddl
 
 
-def _v1(con: duckdb.DuckDBPyConnection) -> None:
+def _added_in(version: int, con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables and add the columns that schema ``version`` introduced (see ``since`` in schema.py)."""
     for table in _TABLE_LIST:
-        con.execute(ddl(table))
+        if table.since == version:
+            con.execute(ddl(table, version))
+        elif table.since < version:
+            for c in table.columns:
+                if c.since == version:
+                    con.execute(f'ALTER TABLE {table.name} ADD COLUMN "{c.name}" {c.type}')
+
+
+def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    _added_in(1, con)
     con.execute("CREATE SEQUENCE IF NOT EXISTS quarantine_seq START 1")
     con.execute("CREATE SEQUENCE IF NOT EXISTS review_seq START 1")
     con.execute("CREATE SEQUENCE IF NOT EXISTS file_seq START 1")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1}
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Profile models (issue 3): ``profiles.spec_hash``, ``profile_students``, ``profile_runs``, ``indicator_values``."""
+    _added_in(2, con)
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1, 2: _v2}

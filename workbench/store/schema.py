@@ -1,7 +1,9 @@
-"""Canonical tables of the store: the one place where schema v1 is written down.
+"""Canonical tables of the store: the one place where the schema (now v2) is written down.
 
 Every table and column has a zh/en description; :func:`schema_markdown` renders them as the
-reference page, and :func:`ddl` renders the ``CREATE TABLE`` statements that migration v1 runs.
+reference page, and :func:`ddl` renders the ``CREATE TABLE`` statements the migrations run. Each table and
+column records the schema version that introduced it (``since``), so migration ``v`` creates
+exactly what version ``v`` added, on a new store and on an old one alike.
 Tables whose name starts with ``identity_vault`` form the identity vault: the only tables that
 hold names, national IDs, phone numbers and source-system IDs. Everything else is keyed by the
 pseudonym ``student_key``.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Column:
     type: str
     zh: str
     en: str
+    since: int = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Table:
     key: tuple[str, ...] = ()
     vault: bool = False
     extra: tuple[str, ...] = field(default=())  # table constraints
+    since: int = 1
 
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -49,12 +53,12 @@ class Table:
         raise KeyError(f"table {self.name} has no column {name!r}")
 
 
-def _t(name: str, zh: str, en: str, cols: list[tuple[str, str, str, str]],
-       key: tuple[str, ...] = (), vault: bool = False, file_id: bool = True) -> Table:
+def _t(name: str, zh: str, en: str, cols: list[tuple],
+       key: tuple[str, ...] = (), vault: bool = False, file_id: bool = True, since: int = 1) -> Table:
     columns = [Column(*c) for c in cols]
     if file_id:
         columns.append(Column("file_id", "INTEGER", "来源文件编号", "id of the ingested source file"))
-    return Table(name, zh, en, tuple(columns), key, vault)
+    return Table(name, zh, en, tuple(columns), key, vault, since=since)
 
 
 _STUDENT = ("student_key", "VARCHAR", "学生假名键（HMAC-SHA256）", "student pseudonym (keyed HMAC-SHA256)")
@@ -207,8 +211,34 @@ _TABLE_LIST: list[Table] = [
     _t("profiles", "画像结果", "profile results per term and model spec", [
         ("term_id", "VARCHAR", "学期", "term"), ("spec_id", "VARCHAR", "模型编号", "model spec id"),
         ("spec_version", "INTEGER", "模型版本", "spec version"), _STUDENT,
-        ("dimension", "VARCHAR", "维度", "dimension"), ("score", "DOUBLE", "得分 0–100", "score 0–100"),
-        ("computed_at", "TIMESTAMP", "计算时间", "computed at")], file_id=False),
+        ("dimension", "VARCHAR", "维度（overall = 综合）", "dimension (overall = composite)"),
+        ("score", "DOUBLE", "得分 0–100", "score 0–100"),
+        ("computed_at", "TIMESTAMP", "计算时间", "computed at"),
+        ("spec_hash", "VARCHAR", "模型规格哈希（同一版本号下内容不同即不同）", "hash of the spec document", 2)],
+        file_id=False),
+    _t("profile_students", "学生画像（标签、分群、解释）", "per-student profile: tags, segment, explanation", [
+        ("term_id", "VARCHAR", "学期", "term"), ("spec_id", "VARCHAR", "模型编号", "model spec id"),
+        ("spec_hash", "VARCHAR", "模型规格哈希", "spec hash"), _STUDENT,
+        ("class_id", "VARCHAR", "班级", "class"), ("grade", "INTEGER", "年级", "grade"),
+        ("composite", "DOUBLE", "综合得分 0–100", "composite 0–100"),
+        ("segment", "INTEGER", "分群编号", "segment number"),
+        ("segment_zh", "VARCHAR", "分群描述（中文）", "segment description (zh)"),
+        ("segment_en", "VARCHAR", "分群描述（英文）", "segment description (en)"),
+        ("tags", "VARCHAR[]", "标签", "tags"),
+        ("explanation_zh", "VARCHAR", "解释（中文）", "explanation (zh)"),
+        ("explanation_en", "VARCHAR", "解释（英文）", "explanation (en)"),
+        ("imputed", "VARCHAR[]", "被插补的指标", "indicators imputed for this student"),
+        ("computed_at", "TIMESTAMP", "计算时间", "computed at")], file_id=False, since=2),
+    _t("profile_runs", "画像运行记录", "one row per profile run (term × spec hash)", [
+        ("term_id", "VARCHAR", "学期", "term"), ("spec_id", "VARCHAR", "模型编号", "model spec id"),
+        ("spec_version", "INTEGER", "模型版本", "spec version"), ("spec_hash", "VARCHAR", "模型规格哈希", "spec hash"),
+        ("spec", "JSON", "模型规格全文", "the spec document"), ("students", "INTEGER", "学生数", "students"),
+        ("report", "JSON", "信度、相关、缺失指标与警告", "reliability, correlations, missing indicators, warnings"),
+        ("computed_at", "TIMESTAMP", "计算时间", "computed at")], file_id=False, since=2),
+    _t("indicator_values", "指标值", "indicator values per student, term and week", [
+        ("term_id", "VARCHAR", "学期", "term"), _STUDENT, ("indicator_id", "VARCHAR", "指标", "indicator"),
+        ("week", "INTEGER", "周（空 = 全学期）", "week (empty = whole term)"), ("value", "DOUBLE", "值", "value"),
+        ("computed_at", "TIMESTAMP", "计算时间", "computed at")], file_id=False, since=2),
     _t("mastery", "知识点掌握", "knowledge-point mastery", [
         ("term_id", "VARCHAR", "学期", "term"), _STUDENT, ("kp_id", "VARCHAR", "知识点", "knowledge point"),
         ("p_mastery", "DOUBLE", "掌握概率", "mastery probability"), ("attempts", "INTEGER", "作答次数", "attempts"),
@@ -236,13 +266,15 @@ TABLES: dict[str, Table] = {t.name: t for t in _TABLE_LIST}
 VAULT_TABLES = tuple(t.name for t in _TABLE_LIST if t.vault)
 
 
-def ddl(table: Table) -> str:
-    """``CREATE TABLE`` statement for ``table``.
+def ddl(table: Table, version: int = SCHEMA_VERSION) -> str:
+    """``CREATE TABLE`` statement for ``table`` as it was at schema ``version``.
 
     >>> ddl(TABLES["schools"]).splitlines()[0]
     'CREATE TABLE IF NOT EXISTS schools ('
+    >>> "spec_hash" in ddl(TABLES["profiles"], 1), "spec_hash" in ddl(TABLES["profiles"], 2)
+    (False, True)
     """
-    cols = [f'    "{c.name}" {c.type}' for c in table.columns]
+    cols = [f'    "{c.name}" {c.type}' for c in table.columns if c.since <= version]
     if table.key:
         cols.append("    PRIMARY KEY (" + ", ".join(f'"{k}"' for k in table.key) + ")")
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n" + ",\n".join(cols) + "\n)"
@@ -252,14 +284,16 @@ def schema_markdown() -> str:
     """The schema reference as Markdown, every table and column in Chinese and English.
 
     >>> schema_markdown().splitlines()[0]
-    '# Schema v1 — 数据库结构'
+    '# Schema v2 — 数据库结构'
     """
     out = [f"# Schema v{SCHEMA_VERSION} — 数据库结构", "",
            "Generated by `workbench schema` from `workbench/store/schema.py`. 🔒 = identity vault.", ""]
     for t in _TABLE_LIST:
-        out += [f"## `{t.name}` — {t.zh} / {t.en}" + (" 🔒" if t.vault else ""), "",
+        out += [f"## `{t.name}` — {t.zh} / {t.en}" + (" 🔒" if t.vault else "")
+                + (f" (since v{t.since})" if t.since > 1 else ""), "",
                 "| column | type | 说明 | meaning |", "|---|---|---|---|"]
-        out += [f"| `{c.name}` | {c.type.split('(')[0]} | {c.zh} | {c.en} |" for c in t.columns]
+        out += [f"| `{c.name}` | {c.type.split('(')[0]} | {c.zh} | {c.en}"
+                + (f" (since v{c.since})" if c.since > t.since else "") + " |" for c in t.columns]
         if t.key:
             out.append(f"\nkey: {', '.join(t.key)}")
         out.append("")
