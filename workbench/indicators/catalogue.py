@@ -1,0 +1,220 @@
+"""The indicator catalogue: metadata (zh/en), dimensions and aspects, and one SQL query per indicator.
+
+The catalogue is data: every ``*.yaml`` file of ``workbench/indicators/catalogue/`` and of each
+folder on ``$WORKBENCH_INDICATORS`` (``os.pathsep``-separated) is read. ``dimensions.yaml`` names
+the dimensions and their aspects, ``families.yaml`` the base queries (parameter ``$term``), and
+the other files the indicators, each an aggregate expression over its family's base (``kind:
+sql``), the weekly slope of another indicator (``kind: trend``) or a networkx measure over a
+family's edge list (``kind: network``). A school adds an indicator by adding YAML.
+
+>>> cat = load_catalogue()
+>>> len(cat.indicators) >= 40, sorted(cat.dimensions)[:3]
+(True, ['academic', 'basic', 'behaviour'])
+>>> cat["acad_score_mean"].label("en"), cat["acad_score_mean"].direction
+('Mean score (percent)', 'higher_better')
+>>> print(cat.sql("int_club_sessions").splitlines()[0])
+SELECT b.student_key, count(*) FILTER (WHERE kind = 'club') AS value
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATALOGUE_DIR = Path(__file__).with_name("catalogue")
+DIRECTIONS = {"higher_better": {"zh": "越高越好", "en": "higher is better"},
+              "lower_better": {"zh": "越低越好", "en": "lower is better"},
+              "neutral": {"zh": "中性（仅描述）", "en": "neutral (descriptive)"}}
+KINDS = ("sql", "trend", "network")
+NETWORK_MEASURES = ("degree_centrality", "pagerank", "betweenness_centrality", "clustering")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """A base query shared by the indicators that aggregate over it."""
+    id: str
+    base: str
+    sources: tuple[str, ...]
+    kind: str = "sql"         # sql | network (the base is an edge list: source, target, weight)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: what it means (zh/en), where it sits, and how it is computed."""
+    id: str
+    name: dict[str, str]
+    description: dict[str, str]
+    dimension: str
+    aspect: str
+    unit: dict[str, str]
+    direction: str
+    kind: str = "sql"
+    family: str | None = None
+    expr: str | None = None
+    of: str | None = None          # trend: the weekly indicator whose slope this is
+    measure: str | None = None     # network: networkx measure
+    fill: float | None = None      # value for students with no rows when the family has data
+    weekly: bool = False
+    file: str = ""
+
+    def label(self, lang: str = "zh") -> str:
+        return self.name.get(lang) or self.name["en"]
+
+    @property
+    def grain(self) -> tuple[str, ...]:
+        return ("term", "week") if self.weekly else ("term",)
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is better, 0 when neutral."""
+        return {"higher_better": 1, "lower_better": -1}.get(self.direction, 0)
+
+
+@dataclass
+class Catalogue:
+    dimensions: dict[str, dict[str, Any]]
+    families: dict[str, Family]
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+
+    def __getitem__(self, indicator_id: str) -> Indicator:
+        return self.indicators[indicator_id]
+
+    def __contains__(self, indicator_id: object) -> bool:
+        return indicator_id in self.indicators
+
+    def dimension_label(self, dimension: str, lang: str = "zh") -> str:
+        d = self.dimensions.get(dimension)
+        return d["name"].get(lang, d["name"]["en"]) if d else dimension
+
+    def dimension_short(self, dimension: str, lang: str = "zh") -> str:
+        d = self.dimensions.get(dimension)
+        return d["short"].get(lang, d["short"]["en"]) if d else dimension
+
+    def aspect_label(self, dimension: str, aspect: str, lang: str = "zh") -> str:
+        a = self.dimensions.get(dimension, {}).get("aspects", {}).get(aspect)
+        return a.get(lang, a["en"]) if a else aspect
+
+    def sources(self, indicator_id: str) -> tuple[str, ...]:
+        ind = self[indicator_id]
+        if ind.kind == "trend":
+            return self.sources(ind.of)
+        return self.families[ind.family].sources
+
+    def sql(self, indicator_id: str, weekly: bool = False) -> str:
+        """The stand-alone query of one indicator (parameter ``$term``): ``student_key, [week,] value``."""
+        ind = self[indicator_id]
+        if ind.kind == "trend":
+            inner = self.sql(ind.of, weekly=True)
+            return (f"SELECT student_key, regr_slope(value, week) AS value\nFROM ({inner}) w\n"
+                    f"GROUP BY student_key HAVING count(value) >= 3")
+        fam = self.families[ind.family]
+        if ind.kind == "network":
+            return f"-- networkx {ind.measure} over the edge list:\n{fam.base.strip()}"
+        keys = "b.student_key, b.week" if weekly else "b.student_key"
+        where = "\nWHERE b.week IS NOT NULL" if weekly else ""
+        return f"SELECT {keys}, {ind.expr} AS value\nFROM (\n{fam.base.strip()}\n) b{where}\nGROUP BY {keys}"
+
+    def select(self, dimension: str | None = None) -> list[Indicator]:
+        return [i for i in self.indicators.values() if dimension in (None, i.dimension)]
+
+
+def _text(value: Any, where: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    if not isinstance(value, dict) or "en" not in value:
+        raise CatalogueError(f"{where}: expected {{zh: …, en: …}} / 需要中英文文本")
+    return {k: str(v) for k, v in value.items()}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CatalogueError(f"{path}: expected a mapping at the top")
+    return doc
+
+
+def catalogue_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("WORKBENCH_INDICATORS", "").split(os.pathsep) if p]
+    return [CATALOGUE_DIR, *extra]
+
+
+def load_catalogue(dirs: list[Path] | None = None) -> Catalogue:
+    """Read and check the catalogue (cached for the default folders)."""
+    key = tuple(str(d) for d in (dirs or catalogue_dirs()))
+    return _load(key)
+
+
+@lru_cache(maxsize=8)
+def _load(dirs: tuple[str, ...]) -> Catalogue:
+    files = [f for d in dirs for f in sorted(Path(d).glob("*.yaml"))]
+    docs = [(f, _read(f)) for f in files]
+    dims: dict[str, dict[str, Any]] = {}
+    fams: dict[str, Family] = {}
+    for f, doc in docs:
+        for d, spec in (doc.get("dimensions") or {}).items():
+            aspects = {a: _text(t, f"{f}: dimensions.{d}.aspects.{a}") for a, t in (spec.get("aspects") or {}).items()}
+            if d in dims:
+                dims[d]["aspects"].update(aspects)
+            else:
+                name = _text(spec.get("name"), f"{f}: dimensions.{d}.name")
+                dims[d] = {"name": name, "short": _text(spec.get("short", name), f"{f}: dimensions.{d}.short"),
+                           "aspects": aspects}
+        for fid, spec in (doc.get("families") or {}).items():
+            if fid in fams:
+                raise CatalogueError(f"{f}: families.{fid}: defined twice / 指标族重复定义")
+            if "$term" not in spec.get("base", ""):
+                raise CatalogueError(f"{f}: families.{fid}.base: the base query must filter by $term / 基础查询须按学期筛选")
+            fams[fid] = Family(fid, spec["base"], tuple(spec.get("sources") or ()), spec.get("kind", "sql"))
+    cat = Catalogue(dims, fams)
+    for f, doc in docs:
+        for i, spec in enumerate(doc.get("indicators") or []):
+            ind = _indicator(spec, f"{f.name}: indicators[{i}]", cat)
+            if ind.id in cat.indicators:
+                raise CatalogueError(f"{f.name}: indicators[{i}].id: {ind.id!r} is defined twice "
+                                     f"(also in {cat.indicators[ind.id].file}) / 指标编号重复")
+            cat.indicators[ind.id] = ind
+    for ind in cat.indicators.values():
+        if ind.kind == "trend" and (ind.of not in cat.indicators or not cat.indicators[ind.of].weekly):
+            raise CatalogueError(f"{ind.file}: {ind.id}.of: {ind.of!r} is not a weekly indicator / 趋势指标须基于周指标")
+    return cat
+
+
+def _indicator(spec: dict[str, Any], where: str, cat: Catalogue) -> Indicator:
+    try:
+        iid = str(spec["id"])
+        kind = spec.get("kind") or ("network" if "measure" in spec else "sql")
+        ind = Indicator(
+            id=iid, name=_text(spec["name"], f"{where}.name"),
+            description=_text(spec.get("description", spec["name"]), f"{where}.description"),
+            dimension=spec["dimension"], aspect=spec.get("aspect", ""), unit=_text(spec.get("unit", ""), f"{where}.unit"),
+            direction=spec.get("direction", "neutral"), kind=kind, family=spec.get("family"), expr=spec.get("expr"),
+            of=spec.get("of"), measure=spec.get("measure"), fill=spec.get("fill"), weekly=bool(spec.get("weekly")),
+            file=where.split(":")[0])
+    except KeyError as exc:
+        raise CatalogueError(f"{where}: missing {exc.args[0]!r} / 缺少字段") from None
+    if ind.dimension not in cat.dimensions:
+        raise CatalogueError(f"{where}.dimension: unknown dimension {ind.dimension!r}; known: {', '.join(cat.dimensions)}")
+    if ind.aspect and ind.aspect not in cat.dimensions[ind.dimension]["aspects"]:
+        raise CatalogueError(f"{where}.aspect: unknown aspect {ind.aspect!r} of {ind.dimension}")
+    if ind.direction not in DIRECTIONS:
+        raise CatalogueError(f"{where}.direction: {ind.direction!r}; use one of {', '.join(DIRECTIONS)}")
+    if kind not in KINDS:
+        raise CatalogueError(f"{where}.kind: {kind!r}; use one of {', '.join(KINDS)}")
+    if kind in ("sql", "network") and ind.family not in cat.families:
+        raise CatalogueError(f"{where}.family: unknown family {ind.family!r} / 未知的指标族")
+    if kind == "sql" and not ind.expr:
+        raise CatalogueError(f"{where}.expr: an SQL indicator needs an aggregate expression")
+    if kind == "network" and ind.measure not in NETWORK_MEASURES:
+        raise CatalogueError(f"{where}.measure: {ind.measure!r}; use one of {', '.join(NETWORK_MEASURES)}")
+    return ind

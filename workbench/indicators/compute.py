@@ -1,0 +1,214 @@
+"""Compute indicators for one term: one GROUP BY per family, trends as SQL slopes, networks with networkx.
+
+The result is a feature frame (one row per student, one column per indicator) plus the scope of
+each student (class, grade, school) and, when asked, the weekly series. Indicators that have no
+data in this store for the term are reported in ``IndicatorFrame.missing``, not raised: OULAD has
+no mood check-ins, and a profile model then reweights (see ``workbench.model``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from workbench.indicators.catalogue import Catalogue, Indicator, load_catalogue
+from workbench.sqltext import q
+
+Progress = Callable[[str, int, int], None]
+BETWEENNESS_SAMPLE = 200   # exact betweenness in groups up to this size, a seeded sample of sources above
+
+
+@dataclass
+class IndicatorFrame:
+    """Indicator values of one term: ``values`` (student × indicator), ``scope`` and ``weekly``."""
+    term: str
+    values: pd.DataFrame                   # index student_key, one float column per indicator
+    scope: pd.DataFrame                    # index student_key: class_id, grade, school_id
+    weekly: pd.DataFrame | None = None     # student_key, indicator_id, week, value
+    missing: dict[str, str] = field(default_factory=dict)   # indicator id → reason (zh / en)
+
+    @property
+    def available(self) -> list[str]:
+        return [c for c in self.values.columns if c not in self.missing]
+
+
+def population(con: duckdb.DuckDBPyConnection, term: str) -> pd.DataFrame:
+    """Students enrolled in ``term`` with their (first) class, grade and school."""
+    return con.execute("""
+        SELECT e.student_key, min(e.class_id) AS class_id, min(c.grade) AS grade,
+               coalesce(min(c.school_id), min(s.school_id)) AS school_id
+        FROM enrolments e LEFT JOIN classes c ON c.class_id = e.class_id
+        LEFT JOIN students s ON s.student_key = e.student_key
+        WHERE e.term_id = $term GROUP BY 1 ORDER BY 1""", {"term": term}).df().set_index("student_key")
+
+
+def _needed(cat: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], set[str]]:
+    wanted = [cat[i] for i in dict.fromkeys(ids)]
+    weekly_of = {i.of for i in wanted if i.kind == "trend"}
+    extra = [cat[i] for i in weekly_of if i not in {w.id for w in wanted}]
+    return wanted + extra, weekly_of
+
+
+def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bool) -> str:
+    keys = "b.student_key, b.week" if weekly else "b.student_key"
+    cols = ", ".join(f"{i.expr} AS {q(i.id)}" for i in inds)
+    where = " WHERE b.week IS NOT NULL" if weekly else ""
+    return f"SELECT {keys}, {cols} FROM ({cat.families[family].base}) b{where} GROUP BY {keys}"
+
+
+def _network(con: duckdb.DuckDBPyConnection, cat: Catalogue, family: str, inds: list[Indicator],
+             term: str, scope: pd.DataFrame) -> pd.DataFrame:
+    """Network measures: degree and PageRank on the whole term's graph; betweenness and clustering
+    inside each class's own subgraph (what a head teacher means by "bridges groups in my class", and
+    linear in the number of classes rather than quadratic in students)."""
+    edges = con.execute(cat.families[family].base, {"term": term}).fetchall()
+    out = pd.DataFrame(index=pd.Index([], name="student_key"))
+    if not edges:
+        return out
+    directed = nx.DiGraph()
+    directed.add_weighted_edges_from((s, t, float(w)) for s, t, w in edges)
+    undirected = directed.to_undirected()
+    n = max(len(scope), directed.number_of_nodes())
+    klass = scope["class_id"].to_dict() if "class_id" in scope else {}
+    groups: dict[object, list[str]] = {}
+    for node in undirected:
+        groups.setdefault(klass.get(node), []).append(node)
+    for ind in inds:
+        if ind.measure == "degree_centrality":
+            # linked peers over all students of the term (isolated students count in the denominator)
+            vals = {k: undirected.degree(k) / max(1, n - 1) for k in undirected}
+        elif ind.measure == "pagerank":
+            vals = {k: v * directed.number_of_nodes() for k, v in nx.pagerank(directed, weight="weight").items()}
+        else:
+            vals = {}
+            for members in groups.values():
+                sub = undirected.subgraph(members)
+                if ind.measure == "clustering":
+                    vals.update(nx.clustering(sub))
+                else:
+                    k = None if sub.number_of_nodes() <= BETWEENNESS_SAMPLE else BETWEENNESS_SAMPLE
+                    vals.update(nx.betweenness_centrality(sub, k=k, seed=0 if k else None))
+        out = out.join(pd.Series(vals, name=ind.id, dtype=float).rename_axis("student_key"), how="outer")
+    return out
+
+
+def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[str] | None = None, *,
+                       weekly: bool = False, catalogue: Catalogue | None = None,
+                       progress: Progress | None = None) -> IndicatorFrame:
+    """Compute indicators ``ids`` (default: all) for every student of ``term``.
+
+    Parameters
+    ----------
+    con : the store's DuckDB connection.
+    term : term id, e.g. ``2026-2027-1`` (demo) or ``2014J`` (OULAD).
+    ids : indicator ids; trend indicators bring their weekly series along.
+    weekly : also return the weekly series of every weekly indicator asked for.
+
+    Examples
+    --------
+    >>> from workbench.store import open_store
+    >>> import tempfile, os
+    >>> with open_store(os.path.join(tempfile.mkdtemp(), "s.duckdb")) as s:
+    ...     f = compute_indicators(s.con, "2026-2027-1", ["acad_score_mean", "beh_engagement_trend"])
+    >>> f.values.shape, sorted(f.missing)
+    ((0, 2), ['acad_score_mean', 'beh_engagement_trend'])
+    """
+    cat = catalogue or load_catalogue()
+    ids = list(ids) if ids is not None else list(cat.indicators)
+    unknown = [i for i in ids if i not in cat]
+    if unknown:
+        raise KeyError(f"unknown indicator(s) {', '.join(unknown)} / 未知指标; see `workbench indicators`")
+    inds, weekly_needed = _needed(cat, ids)
+    if weekly:
+        weekly_needed |= {i.id for i in inds if i.weekly}
+    pop = population(con, term)
+    params = {"term": term}
+    families: dict[tuple[str, str], list[Indicator]] = {}
+    for ind in inds:
+        if ind.kind in ("sql", "network"):
+            families.setdefault((ind.kind, ind.family), []).append(ind)
+    steps = len(families) + 2
+    parts: list[pd.DataFrame] = []
+    for n, ((kind, fam), members) in enumerate(families.items()):
+        if progress:
+            progress(fam, n, steps)
+        if kind == "network":
+            parts.append(_network(con, cat, fam, members, term, pop))
+        else:
+            parts.append(con.execute(_family_query(cat, fam, members, False), params).df().set_index("student_key"))
+    if progress:
+        progress("weekly", len(families), steps)
+    series = []
+    by_fam: dict[str, list[Indicator]] = {}
+    for i in weekly_needed:
+        by_fam.setdefault(cat[i].family, []).append(cat[i])
+    for fam, members in by_fam.items():
+        w = con.execute(_family_query(cat, fam, members, True), params).df()
+        series.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
+    weekly_df = (pd.concat(series, ignore_index=True) if series else
+                 pd.DataFrame(columns=["student_key", "week", "indicator_id", "value"]))
+    weekly_df = weekly_df.astype({"value": float})
+    trends = [i for i in inds if i.kind == "trend"]
+    if trends and len(weekly_df):
+        con.register("wb_weekly_series", weekly_df)
+        try:
+            for t in trends:
+                parts.append(con.execute(
+                    "SELECT student_key, regr_slope(value, week) AS value FROM wb_weekly_series "
+                    "WHERE indicator_id = $of AND value IS NOT NULL GROUP BY 1 HAVING count(*) >= 3",
+                    {"of": t.of}).df().set_index("student_key").rename(columns={"value": t.id}))
+        finally:
+            con.unregister("wb_weekly_series")
+    keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
+    values = pd.DataFrame(index=keys.rename("student_key"))
+    for p in parts:
+        values = values.join(p.astype(float), how="left")
+    values = values.reindex(columns=[i for i in ids]).astype(float)
+    missing: dict[str, str] = {}
+    for i in ids:
+        col = values[i]
+        if col.notna().sum() == 0:
+            src = ", ".join(cat.sources(i))
+            missing[i] = (f"没有数据（来源表 {src} 本学期无相关记录）/ no data (nothing in {src} for this term)")
+        elif cat[i].fill is not None:
+            values[i] = col.fillna(float(cat[i].fill))
+    scope = pop.reindex(values.index)
+    scope["school_id"] = scope["school_id"].fillna(_only_school(con))
+    if progress:
+        progress("done", steps, steps)
+    keep = weekly_df[weekly_df["indicator_id"].isin([i for i in ids if cat[i].weekly] if weekly else [])]
+    return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
+                          keep.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
+                          missing)
+
+
+def _only_school(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("SELECT school_id FROM schools LIMIT 2").fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def write_indicator_values(con: duckdb.DuckDBPyConnection, frame: IndicatorFrame) -> int:
+    """Replace this term's stored values of the frame's indicators (term grain, and weeks if present)."""
+    long = frame.values.reset_index().melt(id_vars="student_key", var_name="indicator_id", value_name="value")
+    long = long[long["value"].notna() & np.isfinite(long["value"])]
+    long.insert(0, "term_id", frame.term)
+    long["week"] = pd.array([None] * len(long), dtype="Int32")
+    parts = [long[["term_id", "student_key", "indicator_id", "week", "value"]]]
+    if frame.weekly is not None and len(frame.weekly):
+        w = frame.weekly.dropna(subset=["value"]).copy()
+        w.insert(0, "term_id", frame.term)
+        parts.append(w[["term_id", "student_key", "indicator_id", "week", "value"]].astype({"week": "Int32"}))
+    rows = pd.concat(parts, ignore_index=True)
+    con.register("wb_ind_rows", rows)
+    try:
+        con.execute("DELETE FROM indicator_values WHERE term_id = $t AND indicator_id IN (SELECT DISTINCT indicator_id "
+                    "FROM wb_ind_rows)", {"t": frame.term})
+        con.execute("INSERT INTO indicator_values SELECT term_id, student_key, indicator_id, week, value, now() "
+                    "FROM wb_ind_rows")
+    finally:
+        con.unregister("wb_ind_rows")
+    return len(rows)
