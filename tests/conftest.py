@@ -1,4 +1,6 @@
-"""Shared fixtures: the real datasets in ``../shared/data``, a fixed pseudonym key, a fresh store, the CLI.
+"""Shared fixtures: the real datasets in ``../shared/data``, a fixed pseudonym key, a fresh store, the CLI,
+and the session-wide demo school, OULAD and xAPI-Edu stores (built once, read by several test modules;
+a test that writes copies the store first or writes only results tables).
 
 Engine bugs found by these tests are marked ``xfail(strict=True, reason="ENGINE BUG: …")``: the test states
 the intended behaviour, and turns red (XPASS) once the bug is fixed so the marker gets removed.
@@ -90,3 +92,68 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 def run_cli_session() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Same as ``run_cli`` for module/session-scoped fixtures (runs in the repository root)."""
     return _run_cli
+
+
+# ---------------------------------------------------------------------------------------------- built stores
+@pytest.fixture(scope="session")
+def demo_school(tmp_path_factory):
+    """The demo school built exactly as `make demo` does, with its ground truth."""
+    import pandas as pd
+
+    from workbench.demo_run import run_demo
+    from workbench.identity import load_key
+    root = tmp_path_factory.mktemp("demo")
+    result = run_demo(students=480, seed=20260901, weeks=18, store_path=root / "store.duckdb", demo_dir=root / "demo",
+                      fresh=True, ingest=True, echo=lambda s: None)
+    truth = root / "demo" / "ground_truth"
+    return {"root": root, "result": result, "store": root / "store.duckdb", "dir": root / "demo",
+            "key": load_key(result.key_file),
+            "planted": pd.read_csv(truth / "planted_errors.csv", dtype=str, keep_default_na=False),
+            "students": pd.read_csv(truth / "students.csv", dtype=str, keep_default_na=False),
+            "episodes": pd.read_csv(truth / "episodes.csv", dtype=str, keep_default_na=False),
+            "cases": pd.read_csv(truth / "identity_cases.csv", dtype=str, keep_default_na=False)}
+
+
+OULAD_FILES = [  # (file, preset, data rows per SOURCE.md) in dependency order
+    ("courses.csv", "oulad_courses", 22),
+    ("assessments.csv", "oulad_assessments", 206),
+    ("vle.csv", "oulad_vle", 6_364),
+    ("studentInfo.csv", "oulad_student_info", 32_593),
+    ("studentRegistration.csv", "oulad_registration", 32_593),
+    ("studentAssessment.csv", "oulad_student_assessment", 173_912),
+    ("studentVle_subset_AAA2013J_AAA2014J_BBB2013B.csv", "oulad_student_vle", 753_564),
+]
+XAPI_PRESETS = ["xapi_edu_students", "xapi_edu_behaviour", "xapi_edu_grades"]
+
+
+def _ingest_each(store: Store, files, key: bytes, rejects: Path) -> dict:
+    from workbench.ingest import ingest_paths
+    reports = {}
+    for path, preset in files:
+        [rep] = ingest_paths(store, [path], key, preset, rejects_dir=rejects)
+        reports[f"{path.name}|{preset}"] = rep
+    return reports
+
+
+@pytest.fixture(scope="session")
+def oulad(shared_data, key, tmp_path_factory):
+    """OULAD (all seven tables) ingested with its presets: (store, reports by 'file|preset')."""
+    tmp = tmp_path_factory.mktemp("oulad")
+    store = open_store(tmp / "oulad.duckdb")
+    reports = _ingest_each(store, [(shared_data / "oulad" / f, p) for f, p, _ in OULAD_FILES], key, tmp / "rejects")
+    yield store, reports
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def xapi(shared_data, key, tmp_path_factory):
+    """xAPI-Edu-Data ingested with its three presets: (store, reports, source rows)."""
+    import csv
+    tmp = tmp_path_factory.mktemp("xapi")
+    path = shared_data / "xapi_edu_data" / "xAPI-Edu-Data.csv"
+    store = open_store(tmp / "xapi.duckdb")
+    reports = _ingest_each(store, [(path, p) for p in XAPI_PRESETS], key, tmp / "rejects")
+    with open(path, newline="", encoding="utf-8") as fh:
+        source = list(csv.DictReader(fh))
+    yield store, reports, source
+    store.close()

@@ -1,4 +1,4 @@
-"""The ``workbench`` command: demo, ingest, presets, identity, key, schema."""
+"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile."""
 from __future__ import annotations
 
 import json
@@ -162,6 +162,142 @@ def schema() -> None:
     """Print the store's schema reference (tables and columns with zh/en descriptions)."""
     from workbench.store.schema import schema_markdown
     click.echo(schema_markdown())
+
+
+@main.command()
+@click.option("--dimension", default=None, help="Only this dimension (basic, academic, behaviour, interest, emotion, social).")
+@click.option("--sql", "sql_id", default=None, help="Print the SQL query of this indicator.")
+@click.option("--json", "as_json", is_flag=True)
+@LANG_OPT
+def indicators(dimension, sql_id, as_json, lang) -> None:
+    """List the indicator catalogue (or print one indicator's SQL)."""
+    from workbench.indicators import DIRECTIONS, load_catalogue
+    cat = load_catalogue()
+    if sql_id:
+        if sql_id not in cat:
+            raise click.ClickException(f"unknown indicator {sql_id!r} / 未知指标")
+        click.echo(cat.sql(sql_id))
+        return
+    if dimension and dimension not in cat.dimensions:
+        raise click.ClickException(f"unknown dimension {dimension!r}; known: {', '.join(cat.dimensions)}")
+    items = cat.select(dimension)
+    if as_json:
+        click.echo(json.dumps([{"id": i.id, "name": i.name, "description": i.description, "dimension": i.dimension,
+                                "aspect": i.aspect, "unit": i.unit, "direction": i.direction, "grain": list(i.grain),
+                                "sources": list(cat.sources(i.id)), "kind": i.kind} for i in items],
+                              ensure_ascii=False, indent=2))
+        return
+    for d in cat.dimensions:
+        rows = [i for i in items if i.dimension == d]
+        if not rows:
+            continue
+        click.echo(f"\n{cat.dimension_label(d, lang)} ({d}) — {len(rows)}")
+        for i in rows:
+            grain = "term+week" if i.weekly else "term"
+            click.echo(f"  {i.id:28} {i.label(lang)[:22]:24} {cat.aspect_label(d, i.aspect, lang)[:10]:12} "
+                       f"{i.unit.get(lang, '')[:10]:12} {DIRECTIONS[i.direction][lang]:18} {grain:10} "
+                       f"{', '.join(cat.sources(i.id))}")
+    click.echo(f"\n{len(items)} indicators / 个指标")
+
+
+@main.group()
+def spec() -> None:
+    """Profile model specs: list the shipped ones, check a file."""
+
+
+@spec.command("list")
+@LANG_OPT
+def spec_list(lang) -> None:
+    """The shipped profile model specs."""
+    from workbench.model import load_spec, shipped_specs
+    for name in shipped_specs():
+        s = load_spec(name)
+        click.echo(f"{name:22} v{s.version}  {s.hash}  {s.name[lang]}  [{', '.join(s.dimensions)}]")
+
+
+@spec.command("check")
+@click.argument("files", nargs=-1, required=True)
+def spec_check(files) -> None:
+    """Check spec files; every problem is printed with the file and the path inside it."""
+    from workbench.model import SpecError, load_spec
+    failed = False
+    for f in files:
+        try:
+            s = load_spec(f)
+            click.echo(f"{f}: OK ({s.id} v{s.version}, hash {s.hash}) / 检查通过")
+        except SpecError as exc:
+            failed = True
+            click.echo(str(exc), err=True)
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--term", required=True, help="Term id, e.g. 2026-2027-1 (demo) or 2014J (OULAD).")
+@click.option("--spec", "spec_ref", required=True, help="Spec file, or a shipped spec name (workbench spec list).")
+@STORE_OPT
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the CSV/xlsx summary (default: profiles/ beside the store).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@LANG_OPT
+def profile(term, spec_ref, store_path, out_dir, as_json, lang) -> None:
+    """Compute a profile model for a term, store the results and write a summary."""
+    from workbench.indicators import load_catalogue
+    from workbench.model import SpecError, load_spec
+    from workbench.model.run import MIN_CELL, run_profile
+    try:
+        spec_doc = load_spec(spec_ref)
+    except SpecError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    store_file = default_store_path(store_path)
+    out = Path(out_dir) if out_dir else store_file.parent / "profiles"
+    try:
+        with open_store(store_file) as store:
+            run = run_profile(store, term, spec_doc, out_dir=out, progress=_steps_bar(sys.stderr.isatty() and not as_json))
+    except (StoreVersionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    rep = run.model.report() | {"term": term, "students": run.students, "missing_indicators": run.missing,
+                                "files": [str(f) for f in run.files]}
+    if as_json:
+        click.echo(json.dumps(rep, ensure_ascii=False, indent=2, default=str))
+        return
+    cat = load_catalogue()
+    zh = lang == "zh"
+    small = (lambda n: f"< {MIN_CELL}" if n < MIN_CELL else str(n))
+    click.echo(f"{spec_doc.name[lang]} ({spec_doc.id} v{spec_doc.version}, {spec_doc.hash}) · {term} · "
+               f"{run.students} {'名学生' if zh else 'students'}")
+    dims = run.result.dimensions
+    for d in dims.columns:
+        label = ("综合" if zh else "overall") if d == "overall" else cat.dimension_label(d, lang)
+        alpha = run.model.reliability_.get(d)
+        click.echo(f"  {label:12} mean {dims[d].mean():5.1f}  sd {dims[d].std():5.1f}"
+                   + (f"  α = {alpha:.2f}" if alpha is not None else ""))
+    click.echo(("分群" if zh else "segments") + f" ({run.model.segmenter_.method}, k = {run.model.segmenter_.n_segments_}):")
+    for k, words in run.model.segment_labels_.items():
+        click.echo(f"  {k}. {words[lang]}  ({small(int((run.result.segment == k).sum()))})")
+    for t in spec_doc.tags:
+        click.echo(f"  {'标签' if zh else 'tag'} {t['label'][lang]}: {small(int(run.result.tags[t['id']].sum()))}")
+    for msg in [*run.missing.values(), *run.model.warnings_]:
+        click.echo(f"  ! {msg}")
+    for f in run.files:
+        click.echo(f"  → {f}")
+
+
+def _steps_bar(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    state: dict[str, object] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        bar = state.setdefault("bar", tqdm(total=total, desc="indicators", unit="family", file=sys.stderr, leave=False))
+        bar.set_postfix_str(step)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+    return progress
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,16 +19,9 @@ from workbench.store import VAULT_TABLES, open_store
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    result = run_demo(students=480, seed=20260901, weeks=18, store_path=root / "store.duckdb", demo_dir=root / "demo",
-                      fresh=True, ingest=True, echo=lambda s: None)
-    truth = root / "demo" / "ground_truth"
-    return {"root": root, "result": result, "store": root / "store.duckdb", "dir": root / "demo",
-            "key": load_key(result.key_file),
-            "planted": pd.read_csv(truth / "planted_errors.csv", dtype=str, keep_default_na=False),
-            "students": pd.read_csv(truth / "students.csv", dtype=str, keep_default_na=False),
-            "cases": pd.read_csv(truth / "identity_cases.csv", dtype=str, keep_default_na=False)}
+def demo(demo_school):
+    """The session's demo school (tests/conftest.py); tests that change it work on a copy."""
+    return demo_school
 
 
 def _copy_store(demo, name: str) -> Path:

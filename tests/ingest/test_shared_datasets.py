@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from workbench.identity import pseudonym
+from conftest import OULAD_FILES  # tests/conftest.py, on sys.path under pytest
 from workbench.ingest import FileReport, ingest_paths, load_preset
 from workbench.store import TABLES, Store, open_store
 
@@ -43,24 +44,7 @@ def _assert_logged(store: Store, rep: FileReport) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- OULAD
-OULAD = [  # (file, preset, data rows per SOURCE.md) in dependency order
-    ("courses.csv", "oulad_courses", 22),
-    ("assessments.csv", "oulad_assessments", 206),
-    ("vle.csv", "oulad_vle", 6_364),
-    ("studentInfo.csv", "oulad_student_info", 32_593),
-    ("studentRegistration.csv", "oulad_registration", 32_593),
-    ("studentAssessment.csv", "oulad_student_assessment", 173_912),
-    ("studentVle_subset_AAA2013J_AAA2014J_BBB2013B.csv", "oulad_student_vle", 753_564),
-]
-
-
-@pytest.fixture(scope="module")
-def oulad(shared_data, key, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("oulad")
-    store = open_store(tmp / "oulad.duckdb")
-    reports = _ingest_in_order(store, [(shared_data / "oulad" / f, p) for f, p, _ in OULAD], key, tmp / "rejects")
-    yield store, reports
-    store.close()
+OULAD = OULAD_FILES  # the `oulad` fixture (tests/conftest.py) ingests these in this order
 
 
 @pytest.mark.parametrize("file,preset,rows", OULAD, ids=[f for f, _, _ in OULAD])
@@ -149,26 +133,29 @@ def test_reingest_same_file_is_unchanged(oulad, shared_data, key, counts):
 
 
 # ---------------------------------------------------------------------------------------------- xAPI-Edu-Data
-@pytest.fixture(scope="module")
-def xapi(shared_data, key, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("xapi")
-    path = shared_data / "xapi_edu_data" / "xAPI-Edu-Data.csv"
-    store = open_store(tmp / "xapi.duckdb")
-    reports = _ingest_in_order(store, [(path, "xapi_edu_students"), (path, "xapi_edu_behaviour")], key, tmp / "rejects")
-    with open(path, newline="", encoding="utf-8") as fh:
-        source = list(csv.DictReader(fh))
-    yield store, reports, source
-    store.close()
-
-
-def test_xapi_both_presets_accept_480(xapi):
+def test_xapi_every_preset_accepts_480(xapi):
     store, reports, source = xapi
     assert len(source) == 480
+    assert len(reports) == 3
     for rep in reports.values():
         _assert_full(rep, 480)
         _assert_logged(store, rep)
     assert store.count("students") == 480
     assert store.count("events") == 4 * 480
+    assert store.count("scores") == store.count("enrolments") == 480
+
+
+def test_xapi_grade_bands_and_classes(xapi):
+    """Class L/M/H becomes the middle of its band; GradeID-SectionID a class with its grade."""
+    store, _, source = xapi
+    bands = {"L": 34.5, "M": 79.5, "H": 95.0}
+    want = sorted((bands[r["Class"]], {"F": "first", "S": "second"}[r["Semester"]]) for r in source)
+    got = sorted(store.con.execute("SELECT s.score, a.term_id FROM scores s JOIN assessments a USING (assessment_id)")
+                 .fetchall())
+    assert got == want
+    assert store.count("assessments") == len({(r["Semester"], r["Topic"]) for r in source})
+    classes = dict(store.con.execute("SELECT class_id, grade FROM classes").fetchall())
+    assert classes == {f"{r['GradeID']}-{r['SectionID']}": int(r["GradeID"][2:]) for r in source}
 
 
 def test_xapi_values_survive(xapi):
@@ -280,7 +267,7 @@ def test_cli_presets_cover_every_shared_dataset(shared_data, run_cli_session):
         assert matching(f), f"no preset in `workbench presets` matches {f}"
     for f, preset, _ in OULAD:
         assert preset in matching(f)
-    assert {"xapi_edu_students", "xapi_edu_behaviour"} <= matching("xAPI-Edu-Data.csv")
+    assert {"xapi_edu_students", "xapi_edu_behaviour", "xapi_edu_grades"} <= matching("xAPI-Edu-Data.csv")
     # the plain-text listing shows them too
     text = run_cli_session("presets", "--lang", "en")
     assert text.returncode == 0, text.stderr

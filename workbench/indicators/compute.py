@@ -169,14 +169,19 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
         values = values.join(p.astype(float), how="left")
     values = values.reindex(columns=[i for i in ids]).astype(float)
     missing: dict[str, str] = {}
+    scope = pop.reindex(values.index)
+    klass = scope["class_id"]
     for i in ids:
         col = values[i]
         if col.notna().sum() == 0:
             src = ", ".join(cat.sources(i))
             missing[i] = (f"没有数据（来源表 {src} 本学期无相关记录）/ no data (nothing in {src} for this term)")
         elif cat[i].fill is not None:
-            values[i] = col.fillna(float(cat[i].fill))
-    scope = pop.reindex(values.index)
+            # "none" is a fact only where the source covers the student's class (a class with any value);
+            # elsewhere (e.g. OULAD's VLE subset covers 3 of 22 presentations) it stays unknown
+            covered = set(klass[col.notna()].dropna())
+            where = col.isna() & (klass.isin(covered) | (klass.isna() & klass[col.notna()].isna().any()))
+            values.loc[where, i] = float(cat[i].fill)
     scope["school_id"] = scope["school_id"].fillna(_only_school(con))
     if progress:
         progress("done", steps, steps)
