@@ -105,7 +105,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
             return ~_bool(v, frame)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.BinOp):
-        a, b = _eval(node.left, frame), _eval(node.right, frame)
+        a, b = _num(_eval(node.left, frame), frame), _num(_eval(node.right, frame), frame)
         if isinstance(node.op, ast.Div):
             b = b.where(b != 0) if isinstance(b, pd.Series) else (np.nan if b == 0 else b)
         return getattr(_series(a, frame), _ARITH[type(node.op)])(b)
@@ -128,6 +128,13 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
         stacked = pd.concat([_series(a, frame) for a in args], axis=1)
         return stacked.min(axis=1, skipna=False) if node.func.id == "min" else stacked.max(axis=1, skipna=False)
     raise RuleError(f"{_where(node)}: cannot evaluate {type(node).__name__}")  # pragma: no cover
+
+
+def _num(v, frame: pd.DataFrame):
+    """Arithmetic is on numbers: a comparison's True/False counts as 1/0 (pandas would OR booleans)."""
+    if isinstance(v, pd.Series):
+        return v.astype(float)
+    return float(v)
 
 
 def _series(v, frame: pd.DataFrame) -> pd.Series:

@@ -18,6 +18,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,7 @@ def spec_from_dict(doc: Any, source: str = "<spec>", catalogue: Catalogue | None
         raise SpecError(source, [SpecIssue("", "expected a mapping at the top", "顶层应为键值映射")])
     doc = copy.deepcopy(doc)
     v = doc.get("version")
-    if isinstance(v, int) and v < SPEC_VERSION:
+    if _int(v) and 1 <= v < SPEC_VERSION:
         for target in range(v + 1, SPEC_VERSION + 1):
             doc = UPGRADES[target](doc)
     issues = check_spec(doc, catalogue or load_catalogue())
@@ -162,7 +163,11 @@ def spec_from_dict(doc: Any, source: str = "<spec>", catalogue: Catalogue | None
 
 
 def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
@@ -172,7 +177,7 @@ def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
     def bad(path: str, en: str, zh: str) -> None:
         out.append(SpecIssue(path, en, zh))
     v = doc.get("version")
-    if not isinstance(v, int) or v < 1 or v > SPEC_VERSION:
+    if not _int(v) or v < 1 or v > SPEC_VERSION:
         bad("version", f"version must be an integer from 1 to {SPEC_VERSION}, got {v!r}", "版本号无效")
     for k in doc:
         if k not in TOP_KEYS:
@@ -180,6 +185,9 @@ def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
             bad(str(k), f"unknown key{'; did you mean ' + close[0] + '?' if close else ''}", "未知的键")
     if not isinstance(doc.get("id"), str) or not re.fullmatch(r"[a-z][a-z0-9_]*", doc.get("id") or ""):
         bad("id", "id must be lower-case letters, digits and _ (e.g. academic_emotion)", "编号只能用小写字母、数字和下划线")
+    for key in ("name", "description"):
+        if key in doc and not (isinstance(doc[key], dict) and {"zh", "en"} <= set(doc[key])):
+            bad(key, "expected {zh: …, en: …}", "需要中英文文本")
     for key, allowed in (("normaliser", NORMALISERS), ("scope", SCOPES), ("missing", MISSING)):
         if key in doc and doc[key] not in allowed:
             bad(key, f"{doc[key]!r} is not one of {', '.join(allowed)}", f"取值无效，可选：{'、'.join(allowed)}")
@@ -207,12 +215,20 @@ def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
             bad(f"{p}.indicators", "a dimension needs a list of indicators", "维度需要指标列表")
             continue
         weights = []
+        seen: set[str] = set()
         for i, ind in enumerate(inds):
             ip = f"{p}.indicators[{i}]"
             if not isinstance(ind, dict) or "id" not in ind:
                 bad(ip, "expected {id: …, weight: …}", "应为 {id: …, weight: …}")
                 continue
             iid = ind["id"]
+            if not isinstance(iid, str):
+                bad(f"{ip}.id", f"an indicator id is a name, got {iid!r}", "指标编号应为文本")
+                continue
+            if iid in seen:
+                bad(f"{ip}.id", f"{iid} is listed twice in this dimension", "同一维度中指标重复")
+                continue
+            seen.add(iid)
             if iid not in cat:
                 close = difflib.get_close_matches(str(iid), list(cat.indicators), 1)
                 bad(f"{ip}.id", f"unknown indicator {iid!r}{'; did you mean ' + close[0] + '?' if close else ''} "
@@ -236,11 +252,19 @@ def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
             bad(f"{p}.indicators", "the weights add up to 0, so they cannot be normalised", "权重之和为 0，无法归一化")
     if dim_weights and sum(dim_weights) <= 0:
         bad("dimensions", "the dimension weights add up to 0, so they cannot be normalised", "维度权重之和为 0，无法归一化")
-    for t, tag in enumerate(doc.get("tags") or []):
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list):
+        bad("tags", "expected a list of tags", "标签应为列表")
+        tags = []
+    tag_ids: set[str] = set()
+    for t, tag in enumerate(tags):
         tp = f"tags[{t}]"
         if not isinstance(tag, dict) or not re.fullmatch(r"[a-z][a-z0-9_]*", str(tag.get("id", ""))):
             bad(f"{tp}.id", "each tag needs an id of lower-case letters, digits and _", "标签需要编号")
             continue
+        if tag["id"] in tag_ids:
+            bad(f"{tp}.id", f"tag {tag['id']} is defined twice", "标签重复")
+        tag_ids.add(tag["id"])
         label = tag.get("label")
         if not isinstance(label, dict) or not {"zh", "en"} <= set(label):
             bad(f"{tp}.label", "a tag needs label: {zh: …, en: …}", "标签需要中英文名称")
@@ -261,11 +285,11 @@ def check_spec(doc: dict[str, Any], cat: Catalogue) -> list[SpecIssue]:
             if seg.get("method", "kmeans") not in SEGMENT_METHODS:
                 bad("segments.method", f"{seg.get('method')!r} is not one of {', '.join(SEGMENT_METHODS)}", "分群方法无效")
             k = seg.get("k", "auto")
-            if k != "auto" and (not isinstance(k, int) or isinstance(k, bool) or k < 2):
+            if k != "auto" and (not _int(k) or k < 2):
                 bad("segments.k", f"k must be auto or an integer ≥ 2, got {k!r}", "分群数须为 auto 或 ≥2 的整数")
             kr = seg.get("k_range", [2, 6])
-            if not (isinstance(kr, list) and len(kr) == 2 and all(isinstance(x, int) for x in kr) and 2 <= kr[0] <= kr[1]):
+            if not (isinstance(kr, list) and len(kr) == 2 and all(_int(x) for x in kr) and 2 <= kr[0] <= kr[1]):
                 bad("segments.k_range", f"k_range must be [low, high] with 2 ≤ low ≤ high, got {kr!r}", "分群数范围无效")
-            if not isinstance(seg.get("seed", 0), int):
+            if not _int(seg.get("seed", 0)):
                 bad("segments.seed", "seed must be an integer", "随机种子须为整数")
     return out
