@@ -9,6 +9,8 @@ DEBIAN_PACKAGES :=
 STORE ?= data/workbench.duckdb
 DEMO_DIR ?= data/demo
 SEED ?= 20260901
+TERM ?= 2026-2027-1
+SPECS ?= academic_emotion whole_person online_engagement
 
 .PHONY: install demo test bench clean system-deps
 
@@ -31,12 +33,16 @@ system-deps:
 
 demo: install
 	$(BIN)/workbench demo --store $(STORE) --dir $(DEMO_DIR) --seed $(SEED) --fresh
+	@for spec in $(SPECS); do \
+	  $(BIN)/workbench profile --term $(TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
+	done
 
 test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/indicators.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work

@@ -73,3 +73,10 @@ def test_schema_reference_is_current():
     """docs/schema.md is generated from workbench/store/schema.py: regenerate with `workbench schema`."""
     from workbench.store.schema import schema_markdown
     assert (ROOT / "docs" / "schema.md").read_text(encoding="utf-8") == schema_markdown() + "\n"
+
+
+def test_indicator_reference_is_current():
+    """docs/indicators.md is generated from the catalogue: regenerate with `workbench indicators --markdown`."""
+    from workbench.indicators import load_catalogue
+    assert (ROOT / "docs" / "indicators.md").read_text(encoding="utf-8") == load_catalogue().markdown() + "\n"
+

@@ -168,11 +168,15 @@ def schema() -> None:
 @click.option("--dimension", default=None, help="Only this dimension (basic, academic, behaviour, interest, emotion, social).")
 @click.option("--sql", "sql_id", default=None, help="Print the SQL query of this indicator.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--markdown", is_flag=True, help="Print the catalogue as Markdown (docs/indicators.md).")
 @LANG_OPT
-def indicators(dimension, sql_id, as_json, lang) -> None:
+def indicators(dimension, sql_id, as_json, markdown, lang) -> None:
     """List the indicator catalogue (or print one indicator's SQL)."""
     from workbench.indicators import DIRECTIONS, load_catalogue
     cat = load_catalogue()
+    if markdown:
+        click.echo(cat.markdown())
+        return
     if sql_id:
         if sql_id not in cat:
             raise click.ClickException(f"unknown indicator {sql_id!r} / 未知指标")

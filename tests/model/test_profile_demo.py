@@ -155,6 +155,10 @@ def test_run_writes_versioned_results_and_a_private_summary(demo_school, tmp_pat
                                       [spec.hash]).fetchall())
         assert sum("academic_difficulty_with_anxiety" in t for t in tags.values()) == \
             int(run.result.tags["academic_difficulty_with_anxiety"].sum())
+        # the weekly series behind the trend indicators are stored with the run (week 1..18)
+        weeks = store.con.execute("SELECT min(week), max(week), count(DISTINCT student_key) FROM indicator_values "
+                                  "WHERE indicator_id = 'acad_score_z' AND week IS NOT NULL").fetchall()[0]
+        assert weeks[0] == 1 and weeks[1] >= 17 and weeks[2] == n
         report = store.con.execute("SELECT report FROM profile_runs WHERE spec_hash = ?", [spec.hash]).fetchall()[0][0]
         assert "reliability" in report
         vault = store.con.execute("SELECT name, national_id, phone FROM identity_vault").fetchall()

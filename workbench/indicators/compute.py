@@ -106,7 +106,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     con : the store's DuckDB connection.
     term : term id, e.g. ``2026-2027-1`` (demo) or ``2014J`` (OULAD).
     ids : indicator ids; trend indicators bring their weekly series along.
-    weekly : also return the weekly series of every weekly indicator asked for.
+    weekly : also return the weekly series of every weekly indicator asked for, and those behind trends.
 
     Examples
     --------
@@ -185,7 +185,8 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     scope["school_id"] = scope["school_id"].fillna(_only_school(con))
     if progress:
         progress("done", steps, steps)
-    keep = weekly_df[weekly_df["indicator_id"].isin([i for i in ids if cat[i].weekly] if weekly else [])]
+    # with weekly=True: the series of every weekly indicator asked for and of every trend's indicator
+    keep = weekly_df
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
                           keep.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
                           missing)

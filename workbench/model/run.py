@@ -79,7 +79,7 @@ def run_profile(store: Store, term: str, spec: ProfileSpec | str | Path, *, out_
     """Compute, fit, write ``profiles``/``profile_students``/``profile_runs``/``indicator_values``; optional summary."""
     spec = as_spec(spec)
     ids = spec.indicator_ids() + sorted(n for n in spec.tag_names() if n in load_catalogue() and n not in spec.indicator_ids())
-    frame = compute_indicators(store.con, term, ids, progress=progress)
+    frame = compute_indicators(store.con, term, ids, weekly=True, progress=progress)
     if frame.values.empty:
         raise ValueError(f"term {term!r} has no students in this store / 该学期没有学生数据")
     X = frame.values.join(frame.scope)
