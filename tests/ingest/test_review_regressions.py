@@ -342,26 +342,24 @@ def test_check_only_field_may_read_the_national_id(store, key, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- 8. one rejects file per preset
-def test_one_file_two_presets_write_two_rejects_files(store, key, shared_data, tmp_path):
+def test_one_file_three_presets_write_three_rejects_files(store, key, shared_data, tmp_path):
     path = _xapi_sample(shared_data, tmp_path / "in", "xAPI-Edu-Data.csv",
                         {(4, "gender"): "X", (6, "raisedhands"): "-5"})
     reports = ingest_paths(store, [path], key, rejects_dir=tmp_path / "rejects")
     by = {r.preset: r for r in reports}
-    assert [r.preset for r in reports] == ["xapi_edu_students", "xapi_edu_behaviour"]
+    assert [r.preset for r in reports] == ["xapi_edu_students", "xapi_edu_behaviour", "xapi_edu_grades"]
     assert all(r.status == "ok" for r in reports), [r.message for r in reports]
     names = {p: [Path(x).name for x in r.rejects] for p, r in by.items()}
-    assert names == {
-        "xapi_edu_students": ["xAPI-Edu-Data.xapi_edu_students.rejects.csv", "xAPI-Edu-Data.xapi_edu_students.rejects.xlsx"],
-        "xapi_edu_behaviour": ["xAPI-Edu-Data.xapi_edu_behaviour.rejects.csv",
-                               "xAPI-Edu-Data.xapi_edu_behaviour.rejects.xlsx"]}
-    assert sorted(p.name for p in (tmp_path / "rejects").iterdir()) == sorted(names["xapi_edu_students"] +
-                                                                              names["xapi_edu_behaviour"])
-    students = pd.read_csv(by["xapi_edu_students"].rejects[0], dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    behaviour = pd.read_csv(by["xapi_edu_behaviour"].rejects[0], dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    assert list(zip(students["_row"], students["_reason_code"])) == [("4", "unknown_value")]
-    # row 4's student was not created, so its counts wait for it; row 6 has a negative count
-    assert list(zip(behaviour["_row"], behaviour["_reason_code"])) == [
-        ("4", "; ".join(["unknown_student"] * 4)), ("6", "out_of_range")]
+    assert names == {p: [f"xAPI-Edu-Data.{p}.rejects.csv", f"xAPI-Edu-Data.{p}.rejects.xlsx"] for p in by}
+    assert sorted(p.name for p in (tmp_path / "rejects").iterdir()) == sorted(sum(names.values(), []))
+
+    def rejects(preset):
+        df = pd.read_csv(by[preset].rejects[0], dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        return list(zip(df["_row"], df["_reason_code"]))
+    assert rejects("xapi_edu_students") == [("4", "unknown_value")]
+    # row 4's student was not created, so its counts and its grade wait for it; row 6 has a negative count
+    assert rejects("xapi_edu_behaviour") == [("4", "; ".join(["unknown_student"] * 4)), ("6", "out_of_range")]
+    assert rejects("xapi_edu_grades") == [("4", "unknown_student")]
 
 
 # ---------------------------------------------------------------------------------------------- 9. batch goes on
