@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import pytest
 
 from workbench.identity import (REVIEW_COLUMNS, PseudonymKeyError, apply_review_decisions, init_key, load_key,

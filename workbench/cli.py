@@ -1,4 +1,4 @@
-"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile."""
+"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg."""
 from __future__ import annotations
 
 import json
@@ -287,6 +287,69 @@ def profile(term, spec_ref, store_path, out_dir, as_json, lang) -> None:
     for f in run.files:
         click.echo(f"  → {f}")
 
+
+@main.group()
+def kg() -> None:
+    """Knowledge graphs: validate a graph file, import the Junyi exercise table."""
+
+
+@kg.command("validate")
+@click.argument("files", nargs=-1, required=True)
+def kg_validate(files) -> None:
+    """Check graph files (or shipped graph names): duplicate ids, dangling prerequisites, cycles, orphans."""
+    import yaml
+
+    from workbench.knowledge.graph import graph_path, validate_graph
+    failed = False
+    for f in files:
+        try:
+            path = graph_path(f)
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, yaml.YAMLError) as exc:
+            click.echo(f"{f}: {exc}", err=True)
+            failed = True
+            continue
+        issues = validate_graph(doc)
+        for i in issues:
+            click.echo(("" if i.error else "warning: ") + i.text(str(path)), err=True)
+        errors = [i for i in issues if i.error]
+        failed |= bool(errors)
+        if not errors:
+            kps = doc["knowledge_points"]
+            edges = sum(len(k.get("prerequisites") or []) for k in kps)
+            click.echo(f"{path}: OK, {len(kps)} knowledge points, {edges} prerequisite edges, "
+                       f"{len(doc.get('items') or {})} mapped items / 检查通过")
+    if failed:
+        sys.exit(2)
+
+
+@kg.command("import-junyi")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False),
+              help="junyi_Exercise_table.csv (default: ../shared/data/junyi_exercise_graph/).")
+@click.option("--out", "out", default="junyi_math.yaml", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--drop-edge", "drops", multiple=True, help="Remove one edge, written prerequisite>exercise (repeatable).")
+def kg_import_junyi(csv_path, out, drops) -> None:
+    """Import the Junyi exercise table as a graph; loops are reported and dropped only when named."""
+    import yaml
+
+    from workbench.knowledge.junyi import JUNYI_CSV, import_junyi
+    try:
+        imp = import_junyi(csv_path or JUNYI_CSV, list(drops))
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{imp.rows} rows, {len(imp.doc['knowledge_points'])} exercises")
+    for n in imp.notes:
+        click.echo(f"  note: {n}")
+    for a, b in imp.dropped:
+        click.echo(f"  dropped edge {a} → {b} / 已删除先修边")
+    if imp.problems:
+        for p in imp.problems:
+            click.echo(f"  problem: {p.en} / {p.zh}", err=True)
+        click.echo("nothing written: name the edges to drop, for example / 未写出文件，请指定要删除的边：\n  workbench kg "
+                   "import-junyi " + " ".join(f"--drop-edge {d}" for d in imp.suggested_drops()), err=True)
+        sys.exit(2)
+    Path(out).write_text(yaml.safe_dump(imp.doc, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
+    click.echo(f"→ {out}")
 
 def _steps_bar(enabled: bool):
     if not enabled:

@@ -10,8 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from workbench.demo_run import run_demo
-from workbench.identity import load_key, write_review_file
+from workbench.identity import write_review_file
 from workbench.ingest import ingest_paths, load_preset
 from workbench.ingest.pipeline import ingest_file
 from workbench.ingest.release import release_quarantine, resolve_and_release

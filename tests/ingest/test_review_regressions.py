@@ -437,7 +437,6 @@ def test_derived_rows_that_disagree_are_reported_not_silently_dropped(tmp_path, 
     """An exam file defines its assessments; a second file giving one of them another maximum is said."""
     from workbench.ingest import ingest_paths
     from workbench.ingest.pipeline import ingest_file
-    from workbench.store import open_store
     from workbench.demo import generate_demo_school
     ex = tmp_path / "ex"
     generate_demo_school(ex, tmp_path / "gt", students=30, weeks=4, events_per_week=2, seed=3)

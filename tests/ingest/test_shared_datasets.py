@@ -5,7 +5,6 @@ the tests then read that store. Expected numbers come from the SOURCE.md files, 
 """
 from __future__ import annotations
 
-import csv
 import fnmatch
 import json
 from pathlib import Path

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .term import rng_for
 
@@ -26,8 +25,9 @@ ITEMS_PER_KP = 10
 
 
 def load_graph(path: Path | str | None = None) -> dict:
-    with open(path or GRAPH_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The graph document, validated by :mod:`workbench.knowledge` (a broken graph stops the demo)."""
+    from workbench.knowledge import load_graph as load_knowledge_graph
+    return load_knowledge_graph(path or GRAPH_PATH).doc
 
 
 @dataclass
