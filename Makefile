@@ -9,7 +9,7 @@ DEBIAN_PACKAGES :=
 STORE ?= data/workbench.duckdb
 DEMO_DIR ?= data/demo
 SEED ?= 20260901
-TERM ?= 2026-2027-1
+DEMO_TERM ?= 2026-2027-1
 SPECS ?= academic_emotion whole_person online_engagement
 
 .PHONY: install demo test bench clean system-deps
@@ -34,7 +34,7 @@ system-deps:
 demo: install
 	$(BIN)/workbench demo --store $(STORE) --dir $(DEMO_DIR) --seed $(SEED) --fresh
 	@for spec in $(SPECS); do \
-	  $(BIN)/workbench profile --term $(TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
+	  $(BIN)/workbench profile --term $(DEMO_TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
 	done
 
 test: install
@@ -43,6 +43,8 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/indicators.py
+	@test -x benchmarks/_work/venv-pybkt/bin/python || { $(PYTHON) -m venv benchmarks/_work/venv-pybkt && benchmarks/_work/venv-pybkt/bin/python -m pip install --quiet "pybkt==1.4.3" "numpy<2.4" "scikit-learn<1.8" pandas; } || echo "pyBKT reference environment not available; mastery benchmark runs without it"
+	$(BIN)/python benchmarks/mastery.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work
