@@ -35,11 +35,11 @@ class Normaliser:
     def transform(self, x: pd.Series, groups: pd.Series) -> pd.Series:
         out = np.full(len(x), np.nan)
         xv = x.to_numpy(float)
-        gv = groups.to_numpy()
-        keys = pd.Series(gv).map(lambda g: g if g in self.stats_ else ALL).to_numpy()
-        for g in pd.unique(keys):
-            m = keys == g
-            out[m] = self._map(xv[m], self.stats_[g])
+        keys = pd.Series(groups.to_numpy()).map(lambda g: g if g in self.stats_ else ALL)
+        # rows of each group by position (one pass), not a mask over all rows per group: with
+        # scope "class" a district has thousands of groups
+        for g, rows in keys.groupby(keys.to_numpy(), sort=False).indices.items():
+            out[rows] = self._map(xv[rows], self.stats_[g])
         return pd.Series(np.clip(out, 0.0, 1.0), index=x.index)
 
     def _stats(self, vals: np.ndarray):  # pragma: no cover - abstract
