@@ -68,7 +68,8 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
     Writes the exports (roster.xlsx, terms.csv, lms_users.csv, lms_events.csv, exam_scores.csv
     [GB18030], unit_tests.csv, items.csv, responses.csv, attendance.csv, interest_inventory.xlsx,
     psych_scale.csv, mood_checkins.jsonl, activities.csv) to ``exports_dir`` and the ground truth
-    (students, episodes, kp_mastery, planted_errors, identity_cases, summary.json) to
+    (students, episodes, kp_mastery, prerequisite_gaps, planted_errors, identity_cases,
+    summary.json) to
     ``ground_truth_dir``.  Same seed and parameters => byte-identical files.
 
     ``classes=None`` means ``max(3, round(students / 40))`` classes over grades 7-9.
@@ -136,6 +137,7 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
     inv_sink = CsvSink(exports / "interest_inventory.csv", INVENTORY_COLUMNS, "utf-8-sig") if big else None
     inv_tables = []
     kp_sink = TableSink(gt_dir, "kp_mastery", big)
+    gap_sink = TableSink(gt_dir, "prerequisite_gaps", big)
     counters = {"POST-": 1, "QA-": 1}
     for ci, (lo, hi) in enumerate(chunks):
         mult = lat.day_multiplier(term, slice(lo, hi))
@@ -163,6 +165,7 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
         else:
             inv_tables.append(inv)
         kp_sink.append(truth.kp_mastery_table(people, cur, lo, hi, learn))
+        gap_sink.append(truth.prerequisite_gaps_table(people, cur, lo, learn))
         report("students", hi, people.n)
     for name, sink in sinks.items():
         sink.close()
@@ -177,11 +180,13 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
         write_xlsx(exports / "interest_inventory.xlsx", [("兴趣调查", inv, {"填写日期": "yyyy-mm-dd"}, {})])
         files["interest_inventory.xlsx"] = inv.num_rows
     kp_sink.close()
+    gap_sink.close()
     report("ground_truth", steps - 1, steps)
 
     gt_files = truth.write_ground_truth(gt_dir, big, people, lat, term, case, records, cases,
                                         bad_birth, no_id)
     gt_files[kp_sink.path.name] = kp_sink.rows
+    gt_files[gap_sink.path.name] = gap_sink.rows
     summary = truth.summary(seed, people, term, events_per_week, files, gt_files, records, case, lat,
                             roster_name, class_sheet.num_rows, big, len(chunks))
     with open(gt_dir / "summary.json", "w", encoding="utf-8") as fh:

@@ -6,6 +6,14 @@ practice opportunity then moves ``p`` by the learning rate ``r = learn * gate`` 
 p)`` (1 without prerequisites).  A response is correct with probability
 ``pm (1 - slip) + (1 - pm) guess`` where ``pm`` is the product of the item's KPs' mastery, i.e.
 the BKT emission model, so BKT can recover ``p`` from ``responses.csv``.
+
+Planted prerequisite gaps: about one student in five has one knowledge point that is a
+prerequisite of something taught this term and that the student never really learnt (mastery
+starts at 0.03–0.15 and teaching and practice move it at a fiftieth of the usual rate), while
+everything beneath it in the graph is solid (its ancestors start at 0.85 or more).  Its
+dependants are then learnt slowly through the gate.  Before a new knowledge point is taught,
+every student answers ``PRECHECK_ITEMS`` questions on each of its direct prerequisites
+(课前诊断), the review that reveals such a gap.
 """
 from __future__ import annotations
 
@@ -33,6 +41,37 @@ def _rank_in_groups(keys_sorted: np.ndarray) -> np.ndarray:
     return idx - np.maximum.accumulate(np.where(start, idx, 0))
 
 
+GAP_SHARE = 0.2          # students with one planted prerequisite gap
+GAP_RATE = 0.02          # teaching and practice reach a gap at this fraction of the usual rate
+PRECHECK_ITEMS = 4       # questions per direct prerequisite before a knowledge point is taught
+
+
+def _closure(prereq: np.ndarray) -> np.ndarray:
+    """anc[i, j]: j is an ancestor (transitive prerequisite) of i."""
+    anc = prereq > 0
+    while True:
+        nxt = anc | ((anc.astype(np.int32) @ anc.astype(np.int32)) > 0)
+        if (nxt == anc).all():
+            return anc
+        anc = nxt
+
+
+def plant_gaps(seed: int, chunk: int, grade: np.ndarray, cur: Curriculum) -> np.ndarray:
+    """Per student the index of a planted gap knowledge point, or -1: a direct prerequisite of a
+    point taught to the student's grade this term, met before that point (earlier grade or earlier
+    week)."""
+    rng = rng_for(seed, "gaps", chunk)
+    gap = np.full(len(grade), -1, dtype=np.int64)
+    for g in (7, 8, 9):
+        taught = np.nonzero((cur.kp_grade == g) & (cur.intro_week >= 0))[0]
+        cand = sorted({int(p) for k in taught for p in np.nonzero(cur.prereq[k] > 0)[0]
+                       if cur.kp_grade[p] < g or 0 <= cur.intro_week[p] < cur.intro_week[k]})
+        rows = np.nonzero((grade == g) & (rng.random(len(grade)) < GAP_SHARE))[0]
+        if cand and len(rows):
+            gap[rows] = np.array(cand)[rng.integers(len(cand), size=len(rows))]
+    return gap
+
+
 @dataclass
 class LearningResult:
     responses: dict            # column -> array (student-local index in "student")
@@ -41,6 +80,7 @@ class LearningResult:
     exam_mastery: np.ndarray   # S x weeks: mean mastery of examinable KPs at each week end
     unit_mastery: np.ndarray   # S x weeks: mean mastery of the chapter taught that week
     unit_chapter: np.ndarray   # 3 x weeks: chapter name per grade and week
+    gap: np.ndarray            # S: planted gap knowledge point index, -1 for none
 
 
 def _kp_weights(cur: Curriculum, grade: int, week: int) -> np.ndarray:
@@ -68,6 +108,17 @@ def simulate_learning(seed: int, chunk: int, lo: int, hi: int, people: People, l
     before = cur.kp_grade[None, :] < grade[:, None]
     noise = rng.normal(0, 0.5, (S, K))
     P = np.where(before, _sigmoid(1.1 + 1.0 * ab[:, None] + noise), _sigmoid(-2.6 + 0.4 * ab[:, None] + 0.3 * noise))
+    gap = plant_gaps(seed, chunk, grade, cur)
+    has_gap = np.nonzero(gap >= 0)[0]
+    G = np.zeros((S, K), dtype=bool)
+    G[has_gap, gap[has_gap]] = True
+    anc = _closure(cur.prereq)
+    grng = rng_for(seed, "gaps", chunk, 1)
+    for i in has_gap:
+        below = anc[gap[i]] & (cur.kp_grade <= grade[i])
+        P[i, below] = np.maximum(P[i, below], 0.85 + 0.1 * grng.random(below.sum()))
+        P[i, gap[i]] = 0.03 + 0.12 * grng.random()
+    rate = np.where(G, GAP_RATE, 1.0)
     start = P.copy()
     attempts = np.zeros((S, len(cur.item_ids)), dtype=np.int32)
     exam_m = np.zeros((S, W))
@@ -80,8 +131,8 @@ def simulate_learning(seed: int, chunk: int, lo: int, hi: int, people: People, l
     for w in range(W):
         gate = np.where(pre_has, 0.25 + 0.75 * (P @ cur.prereq.T), 1.0)
         new = (cur.intro_week[None, :] == w) & (cur.kp_grade[None, :] == grade[:, None])
-        P = np.where(new, P + (1 - P) * teach[:, None] * gate, P)
-        R = learn[:, None] * gate
+        P = np.where(new, P + (1 - P) * teach[:, None] * gate * rate, P)
+        R = learn[:, None] * gate * rate
         wd = days[7 * w:7 * w + 7]
         m = mult[:, wd].mean(axis=1)
         n_resp = rng.poisson(25.0 * np.exp(0.3 * lat.eng_week[lo:hi, w]) * m)
@@ -92,6 +143,19 @@ def simulate_learning(seed: int, chunk: int, lo: int, hi: int, people: People, l
             sel = np.nonzero(grade[s] == g)[0]
             if len(sel):
                 kp[sel] = rng.choice(K, len(sel), p=_kp_weights(cur, g, w))
+        # 课前诊断: PRECHECK_ITEMS questions on each direct prerequisite of the points taught this week
+        pre_s, pre_k = [], []
+        for g in (7, 8, 9):
+            studs = np.nonzero(grade == g)[0]
+            intro = np.nonzero((cur.kp_grade == g) & (cur.intro_week == w))[0]
+            pre = np.nonzero((cur.prereq[intro] > 0).any(axis=0))[0] if len(intro) else intro
+            if len(studs) and len(pre):
+                pre_s.append(np.repeat(studs, len(pre) * PRECHECK_ITEMS))
+                pre_k.append(np.tile(np.repeat(pre, PRECHECK_ITEMS), len(studs)))
+        if pre_s:
+            s = np.r_[s, np.concatenate(pre_s)]
+            kp = np.r_[kp, np.concatenate(pre_k)]
+            n = len(s)
         cnt = cur.kp_item_start[kp + 1] - cur.kp_item_start[kp]
         item = cur.items_by_kp[cur.kp_item_start[kp] + (rng.random(n) * cnt).astype(np.int64)]
         pday = dayw[wd] / dayw[wd].sum()
@@ -143,4 +207,4 @@ def simulate_learning(seed: int, chunk: int, lo: int, hi: int, people: People, l
     order = np.argsort((resp["ts"] - resp["ts"].min(initial=0)) * (1 << 20) + resp["student"], kind="stable")
     resp = {k: v[order] for k, v in resp.items()}
     return LearningResult(responses=resp, mastery_start=start, mastery_end=P, exam_mastery=exam_m,
-                          unit_mastery=unit_m, unit_chapter=unit_ch)
+                          unit_mastery=unit_m, unit_chapter=unit_ch, gap=gap)

@@ -1,5 +1,5 @@
-"""Ground-truth tables (students, episodes, kp_mastery, planted_errors, identity_cases) and the
-run summary."""
+"""Ground-truth tables (students, episodes, kp_mastery, prerequisite_gaps, planted_errors,
+identity_cases) and the run summary."""
 from __future__ import annotations
 
 from collections import Counter
@@ -11,7 +11,7 @@ import pyarrow as pa
 from .exports import TableSink
 from .kgraph import Curriculum
 from .latent import CLUBS, DROP_MULT, Latent
-from .learning import LearningResult
+from .learning import LearningResult, _closure
 from .people import People
 from .term import EXAMS, SCHOOL_ID, SUBJECT_EN, SUBJECTS, TERM_ID, Term
 
@@ -41,6 +41,28 @@ def kp_mastery_table(people: People, cur: Curriculum, lo: int, hi: int, learn: L
         "kp_id": pa.array(cur.kp_ids[k]),
         "mastery_start": pa.array(np.round(learn.mastery_start[s, k], 4)),
         "mastery_end": pa.array(np.round(learn.mastery_end[s, k], 4)),
+    })
+
+
+def prerequisite_gaps_table(people: People, cur: Curriculum, lo: int, learn: LearningResult) -> pa.Table:
+    """One row per planted gap: the student, the gap point, its true mastery, and the points taught to
+    the student's grade this term that depend on it (``dependants``; ``weak_dependants`` are those whose
+    true end-of-term mastery is below 0.5)."""
+    idx = np.nonzero(learn.gap >= 0)[0]
+    anc = _closure(cur.prereq)
+    deps, weak = [], []
+    for i in idx:
+        g, k = people.grade[lo + i], learn.gap[i]
+        d = np.nonzero(anc[:, k] & (cur.kp_grade == g) & (cur.intro_week >= 0))[0]
+        deps.append(";".join(cur.kp_ids[d]))
+        weak.append(";".join(cur.kp_ids[d[learn.mastery_end[i, d] < 0.5]]))
+    return pa.table({
+        "school_no": pa.array(people.school_no[lo + idx], pa.string()),
+        "kp_id": pa.array(cur.kp_ids[learn.gap[idx]], pa.string()),
+        "mastery_start": pa.array(np.round(learn.mastery_start[idx, learn.gap[idx]], 4), pa.float64()),
+        "mastery_end": pa.array(np.round(learn.mastery_end[idx, learn.gap[idx]], 4), pa.float64()),
+        "dependants": pa.array(deps, pa.string()),
+        "weak_dependants": pa.array(weak, pa.string()),
     })
 
 
