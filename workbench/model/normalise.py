@@ -74,15 +74,21 @@ class MinMax(Normaliser):
 
 
 class PercentileRank(Normaliser):
-    """Share of the group below x, counting ties as half (mid-rank percentile)."""
+    """Share of the group below x, counting ties as half (mid-rank percentile).
+
+    Values are compared at 9 decimals: DuckDB's parallel sums and averages can differ in the last
+    bits from run to run, and an exact comparison turned such near-ties into rank flips (a student's
+    score moved by 0.05 between two runs of the same spec on the same data)."""
     name = "percentile"
+    DECIMALS = 9
 
     def _stats(self, vals):
-        return np.sort(vals)
+        return np.sort(np.round(vals, self.DECIMALS))
 
     def _map(self, x, stats):
         if not len(stats):
             return np.where(np.isnan(x), np.nan, 0.5)
+        x = np.round(x, self.DECIMALS)
         lo = np.searchsorted(stats, x, side="left")
         hi = np.searchsorted(stats, x, side="right")
         return np.where(np.isnan(x), np.nan, (lo + hi) / 2 / len(stats))
