@@ -36,6 +36,7 @@ demo: install
 	@for spec in $(SPECS); do \
 	  $(BIN)/workbench profile --term $(DEMO_TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
 	done
+	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,5 @@
-"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg."""
+"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg,
+mastery."""
 from __future__ import annotations
 
 import json
@@ -350,6 +351,50 @@ def kg_import_junyi(csv_path, out, drops) -> None:
         sys.exit(2)
     Path(out).write_text(yaml.safe_dump(imp.doc, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
     click.echo(f"→ {out}")
+
+@main.command()
+@click.option("--term", required=True, help="Term id, e.g. 2026-2027-1.")
+@click.option("--graph", "graph_ref", default="math_junior", show_default=True,
+              help="Knowledge graph (file or shipped name) for the diagnosis summary.")
+@STORE_OPT
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@LANG_OPT
+def mastery(term, graph_ref, store_path, as_json, lang) -> None:
+    """Knowledge-point mastery for a term (BKT per grade), written to the store, with a school summary:
+    status counts, the points most students lack per grade and the commonest root gaps (groups of
+    fewer than 10 students are not shown)."""
+    from workbench.knowledge import GraphError, load_graph
+    from workbench.knowledge.mastery import STATUS, compute_mastery, mastery_summary, write_mastery
+    from workbench.model.run import MIN_CELL
+    try:
+        graph = load_graph(graph_ref)
+    except (GraphError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with open_store(default_store_path(store_path)) as store:
+            m = compute_mastery(store.con, term)
+            if m.empty:
+                raise click.ClickException(f"no question-level responses for term {term} / 该学期没有答题记录")
+            n = write_mastery(store.con, term, m)
+            summary = mastery_summary(store.con, term, graph, m, min_cell=MIN_CELL)
+    except (StoreVersionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    summary["rows_written"] = n
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+        return
+    zh = lang == "zh"
+    click.echo(f"{term}: {summary['students']} {'名学生' if zh else 'students'}, {summary['points']} "
+               f"{'个知识点' if zh else 'knowledge points'}, {n} {'行写入 mastery' if zh else 'rows written to mastery'} "
+               f"({', '.join(summary['scopes'])})")
+    click.echo("  " + "  ".join(f"{STATUS[k][0 if zh else 1]} {v}" for k, v in summary["status"].items()))
+    for g in summary["grades"]:
+        click.echo((f"  {g['grade']}年级" if zh else f"  grade {g['grade']}") + f" ({g['students']}): "
+                   + ("最多学生未掌握" if zh else "most lacking") + ": "
+                   + "; ".join(f"{graph.name(k['kp'], lang)} {k['share_lacking']:.0%}" for k in g["most_lacking"]))
+    click.echo(("常见根源薄弱点" if zh else "commonest root gaps") + ": "
+               + "; ".join(f"{graph.name(r['kp'], lang)} ({r['students']})" for r in summary["root_gaps"]))
+
 
 def _steps_bar(enabled: bool):
     if not enabled:

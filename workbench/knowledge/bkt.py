@@ -83,10 +83,14 @@ class BKT:
     ----------
     n_iter : EM iterations at most; ``tol`` stops earlier when the log-likelihood gains less.
     max_guess, max_slip : upper bounds that keep the model identifiable (guess and slip below 0.5
-        means a correct answer is evidence of mastery).
+        means a correct answer is evidence of mastery). The defaults 0.3 and 0.1 are Corbett and
+        Anderson's (1995) bounds, which Baker, Corbett and Aleven (2008) recommend against degenerate
+        fits. With a looser slip bound (0.3) the fit on the demo school drifted to guess = slip = 0.3,
+        where a run of lucky guesses reads as mastery: 12–22 % of planted prerequisite gaps were
+        estimated above 0.5 (5 % with 0.1); next-answer AUC on ASSISTments 2009 is the same either way.
     """
 
-    def __init__(self, n_iter: int = 40, tol: float = 1e-4, max_guess: float = 0.3, max_slip: float = 0.3,
+    def __init__(self, n_iter: int = 40, tol: float = 1e-4, max_guess: float = 0.3, max_slip: float = 0.1,
                  forgets: bool = False, init: tuple[float, float, float, float] = (0.4, 0.15, 0.2, 0.1)):
         self.n_iter, self.tol, self.max_guess, self.max_slip, self.init = n_iter, tol, max_guess, max_slip, init
         self.forgets = forgets

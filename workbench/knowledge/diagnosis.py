@@ -59,6 +59,33 @@ def root_cause_text(kg: KnowledgeGraph, mastery: Mapping[str, float], kp: str, l
     return f"{kg.name(kp, 'en')} is weak; the root may be {' and '.join(names)}, not yet mastered"
 
 
+def root_gaps(kg: KnowledgeGraph, mastery: Mapping[str, float], threshold: float = WEAK) -> list[dict]:
+    """Where a student's gaps start: the weak points none of whose ancestors is weak (with evidence),
+    each with the weak points it explains (itself and its weak descendants), most explained first.
+
+    This is the student-level answer to "what should be fixed first": every weak point is either a
+    root gap or has one among its ancestors (then :func:`root_causes` names it)."""
+    weak = set(weak_points(kg, mastery, threshold))
+    out = []
+    for k in weak:
+        if kg.ancestors(k) & weak:
+            continue
+        explains = sorted((w for w in weak if w == k or k in kg.ancestors(w)), key=lambda w: (_p(mastery, w), w))
+        out.append({"kp": k, "p_mastery": _p(mastery, k), "explains": explains})
+    return sorted(out, key=lambda g: (-len(g["explains"]), g["p_mastery"], g["kp"]))
+
+
+def root_gap_text(kg: KnowledgeGraph, gap: dict, lang: str = "zh") -> str:
+    """One sentence for a teacher or parent: the root gap and what it holds back."""
+    others = [w for w in gap["explains"] if w != gap["kp"]]
+    name = kg.name(gap["kp"], lang)
+    if lang == "zh":
+        tail = f"，它影响{'、'.join(kg.name(w) for w in others)}" if others else ""
+        return f"{name}未掌握，其先修知识点未见薄弱：建议从这里补起{tail}"
+    tail = f"; it holds back {', '.join(kg.name(w, 'en') for w in others)}" if others else ""
+    return f"{name} is not mastered while none of its prerequisites shows a weakness: start here{tail}"
+
+
 def learning_path(kg: KnowledgeGraph, mastery: Mapping[str, float], target: str,
                   mastered: float = MASTERED) -> list[str]:
     """Points to study, prerequisites first, to reach ``target``: the target and every ancestor that is

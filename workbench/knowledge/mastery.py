@@ -1,9 +1,15 @@
 """Knowledge-point mastery for a term: BKT fitted per grade (a stable scope), applied per student.
 
-Responses are tied to knowledge points through ``items.knowledge_points`` (a question on two
-points is evidence for both) or, without an item table, through ``responses.skill``. Below
-``min_attempts`` a student's point is "insufficient evidence", not a number. Results go to the
-``mastery`` table, replacing the term's earlier rows.
+Responses are tied to knowledge points through ``items.knowledge_points`` or, without an item
+table, through ``responses.skill``. A question on several points is answered right only when all
+of them are known (the conjunctive model), so a right answer is evidence for every point, and a
+wrong answer is blamed on the point the student was least likely to know: a first BKT pass over
+the single-point questions gives each (student, point) its mastery (the fitted prior where there
+is none), the wrong multi-point answer is then kept only for the lowest, and the second pass fits
+on that evidence. (Blaming every point instead, "full blame", made a solid prerequisite look weak
+whenever the point built on it was the real gap.) ``attempts`` counts the answers that are
+evidence for the point. Below ``min_attempts`` a student's point is "insufficient evidence", not a
+number. Results go to the ``mastery`` table, replacing the term's earlier rows.
 """
 from __future__ import annotations
 
@@ -21,13 +27,16 @@ STATUS = {"mastered": ("已掌握", "mastered"), "developing": ("正在掌握", 
 
 
 def term_responses(con: duckdb.DuckDBPyConnection, term: str) -> pd.DataFrame:
-    """One row per (response, knowledge point) in the term's dates: student, kp, order, correct, grade."""
+    """One row per (response, knowledge point) in the term's dates: student, kp, order, correct, grade,
+    and ``response`` (one number per answer) with ``n_kp`` (the answer's number of points)."""
     return con.execute("""
         WITH t AS (SELECT start_date, end_date FROM terms WHERE term_id = $term),
         g AS (SELECT e.student_key, min(c.grade) AS grade FROM enrolments e LEFT JOIN classes c USING (class_id)
               WHERE e.term_id = $term GROUP BY 1)
         SELECT r.student_key AS student, k.kp, coalesce(epoch(r.ts), r.seq) AS "order",
-               CAST(r.correct AS INTEGER) AS correct, g.grade
+               CAST(r.correct AS INTEGER) AS correct, g.grade,
+               dense_rank() OVER (ORDER BY r.rowid) AS response,
+               count(*) OVER (PARTITION BY r.rowid) AS n_kp
         FROM responses r
         LEFT JOIN items i ON i.item_id = r.item_id
         CROSS JOIN t
@@ -49,6 +58,7 @@ def compute_mastery(con: duckdb.DuckDBPyConnection, term: str, *, min_attempts: 
     r["scope"] = r["grade"].map(lambda g: f"grade {int(g)}" if pd.notna(g) and sizes.get(g, 0) >= MIN_SCOPE else "school")
     parts = []
     for scope, part in r.groupby("scope"):
+        part = assign_blame(part, forgets)
         model = BKT(forgets=forgets).fit(part)
         m = model.mastery(part).rename(columns={"student": "student_key", "kp": "kp_id"})
         m["scope"] = scope
@@ -59,6 +69,26 @@ def compute_mastery(con: duckdb.DuckDBPyConnection, term: str, *, min_attempts: 
     out["status"] = np.select([~enough, out["p_mastery"] >= MASTERED, out["p_mastery"] >= WEAK],
                               ["insufficient_evidence", "mastered", "developing"], "weak")
     return out[cols].sort_values(["student_key", "kp_id"], ignore_index=True)
+
+
+def assign_blame(r: pd.DataFrame, forgets: bool = False) -> pd.DataFrame:
+    """Rows of ``r`` that are evidence: every single-point row and every right multi-point row; of a
+    wrong multi-point answer only the row of the point with the lowest first-pass mastery."""
+    multi = r["n_kp"] > 1
+    wrong = multi & (r["correct"] == 0)
+    if not wrong.any():
+        return r
+    single = r[~multi]
+    if single.empty:
+        return r
+    first = BKT(forgets=forgets).fit(single)
+    m = first.mastery(single).set_index(["student", "kp"])["p_mastery"]
+    w = r[wrong]
+    prior = first.params_["p_init"]
+    p = pd.Series(m.reindex(pd.MultiIndex.from_arrays([w["student"], w["kp"]])).to_numpy(), index=w.index)
+    p = p.fillna(w["kp"].map(prior)).fillna(0.5)
+    blamed = p.groupby(w["response"]).idxmin()
+    return r[~wrong | r.index.isin(blamed.to_numpy())]
 
 
 def write_mastery(con: duckdb.DuckDBPyConnection, term: str, mastery: pd.DataFrame) -> int:
@@ -77,3 +107,34 @@ def write_mastery(con: duckdb.DuckDBPyConnection, term: str, mastery: pd.DataFra
     finally:
         con.unregister("wb_mastery_rows")
     return len(rows)
+
+
+def mastery_summary(con: duckdb.DuckDBPyConnection, term: str, graph, mastery: pd.DataFrame, *, top: int = 5,
+                    min_cell: int = 10) -> dict:
+    """A school-level summary of a term's mastery that is safe to publish: status counts, per grade the
+    points most students lack (only points with evidence for at least ``min_cell`` students), and the
+    commonest root gaps (a gap shared by fewer than ``min_cell`` students is left out)."""
+    from workbench.knowledge.diagnosis import class_teaching_map, root_gaps
+    grades = dict(con.execute("""SELECT e.student_key, min(c.grade) FROM enrolments e JOIN classes c USING (class_id)
+                                 WHERE e.term_id = $t GROUP BY 1""", {"t": term}).fetchall())
+    m = mastery[mastery["kp_id"].isin(graph.points)]
+    out = {"term": term, "students": int(mastery["student_key"].nunique()), "points": int(mastery["kp_id"].nunique()),
+           "scopes": sorted(mastery["scope"].unique()),
+           "status": {k: int((mastery["status"] == k).sum()) for k in STATUS}, "grades": [], "root_gaps": []}
+    g_of = m["student_key"].map(grades)
+    for g in sorted({int(x) for x in g_of.dropna().unique()}):
+        part = m[g_of == g]
+        if part["student_key"].nunique() < min_cell:
+            continue
+        _, lacking = class_teaching_map(graph, part, threshold=WEAK)
+        lacking = lacking[lacking["students_with_evidence"] >= min_cell].head(top)
+        out["grades"].append({"grade": g, "students": int(part["student_key"].nunique()),
+                              "most_lacking": [{"kp": k, "share_lacking": float(r.share_lacking)}
+                                               for k, r in lacking.iterrows()]})
+    counts: dict[str, int] = {}
+    for _, part in m.groupby("student_key"):
+        for gap in root_gaps(graph, dict(zip(part["kp_id"], part["p_mastery"]))):
+            counts[gap["kp"]] = counts.get(gap["kp"], 0) + 1
+    common = sorted(((n, k) for k, n in counts.items() if n >= min_cell), reverse=True)[:top]
+    out["root_gaps"] = [{"kp": k, "students": n} for n, k in common]
+    return out
