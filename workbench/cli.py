@@ -1,5 +1,5 @@
 """The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg,
-mastery."""
+mastery, run-term."""
 from __future__ import annotations
 
 import json
@@ -394,6 +394,39 @@ def mastery(term, graph_ref, store_path, as_json, lang) -> None:
                    + "; ".join(f"{graph.name(k['kp'], lang)} {k['share_lacking']:.0%}" for k in g["most_lacking"]))
     click.echo(("常见根源薄弱点" if zh else "commonest root gaps") + ": "
                + "; ".join(f"{graph.name(r['kp'], lang)} ({r['students']})" for r in summary["root_gaps"]))
+
+
+@main.command("run-term")
+@click.option("--term", required=True, help="Term id, e.g. 2026-2027-1.")
+@click.option("--spec", "spec_ref", default="whole_person", show_default=True,
+              help="Spec file, or a shipped spec name (workbench spec list).")
+@click.option("--classes", default=None, help="Only these classes, comma-separated (default: every class of the term).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
+@click.option("--force", is_flag=True, help="Recompute and rerun every class even if nothing changed.")
+@click.option("--student-reports", is_flag=True, help="Also one report per student (for the student and parents).")
+@STORE_OPT
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder (default: runs/<term>/ beside the store).")
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per notebook.")
+@LANG_OPT
+def run_term_cmd(term, spec_ref, classes, jobs, force, student_reports, store_path, out_dir, timeout, lang) -> None:
+    """The term run: prepare the term once, execute the class (and student) report notebooks with Papermill in
+    parallel, export HTML without code, write the index and the manifest. Exit 1 if any class failed."""
+    from workbench.model import SpecError
+    from workbench.runs.runner import run_term, summary_lines
+    wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    try:
+        run = run_term(store_path, term, spec_ref, classes=wanted, jobs=jobs, force=force,
+                       student_reports=student_reports, out_dir=out_dir, timeout=timeout, lang=lang,
+                       progress=sys.stderr.isatty(), echo=click.echo)
+    except SpecError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except (StoreVersionError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in summary_lines(run, lang):
+        click.echo(line)
+    sys.exit(run.exit_code)
 
 
 def _steps_bar(enabled: bool):
