@@ -1,4 +1,4 @@
-"""Compute indicators for one term: one GROUP BY per family, trends as SQL slopes, networks with networkx.
+"""Compute indicators for one term: one GROUP BY per family, trends as SQL slopes, networkx measures on arrays.
 
 The result is a feature frame (one row per student, one column per indicator) plus the scope of
 each student (class, grade, school) and, when asked, the weekly series. Indicators that have no
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.indicators.catalogue import Catalogue, Indicator, load_catalogue
+from workbench.indicators.network import Network
 from workbench.sqltext import q
 
 Progress = Callable[[str, int, int], None]
@@ -64,36 +65,53 @@ def _network(con: duckdb.DuckDBPyConnection, cat: Catalogue, family: str, inds: 
              term: str, scope: pd.DataFrame) -> pd.DataFrame:
     """Network measures: degree and PageRank on the whole term's graph; betweenness and clustering
     inside each class's own subgraph (what a head teacher means by "bridges groups in my class", and
-    linear in the number of classes rather than quadratic in students)."""
-    edges = con.execute(cat.families[family].base, {"term": term}).fetchall()
-    out = pd.DataFrame(index=pd.Index([], name="student_key"))
-    if not edges:
-        return out
-    directed = nx.DiGraph()
-    directed.add_weighted_edges_from((s, t, float(w)) for s, t, w in edges)
-    undirected = directed.to_undirected()
-    n = max(len(scope), directed.number_of_nodes())
-    klass = scope["class_id"].to_dict() if "class_id" in scope else {}
-    groups: dict[object, list[str]] = {}
-    for node in undirected:
-        groups.setdefault(klass.get(node), []).append(node)
+    linear in the number of classes rather than quadratic in students).
+
+    The values are networkx's (``degree_centrality``, ``pagerank``, ``betweenness_centrality``,
+    ``clustering``) on the graph of the edge list, computed on arrays by :mod:`workbench.indicators.network`."""
+    edges = con.execute(cat.families[family].base, {"term": term}).df()
+    if edges.empty:
+        return pd.DataFrame(index=pd.Index([], name="student_key"))
+    edges = edges.drop_duplicates(subset=list(edges.columns[:2]), keep="last")   # a DiGraph keeps the last weight
+    codes, nodes = pd.factorize(edges.iloc[:, :2].to_numpy(dtype=object).ravel(), use_na_sentinel=False)
+    codes = codes.reshape(-1, 2)
+    net = Network(codes[:, 0], codes[:, 1], edges.iloc[:, 2].to_numpy(dtype=float), len(nodes))
+    n = max(len(scope), net.n)
+    group = _class_groups(scope, nodes)
+
+    def sampled(members: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # a group above BETWEENNESS_SAMPLE: networkx on its subgraph with a seeded sample of sources
+        whole = nx.Graph()
+        whole.add_nodes_from(nodes)
+        whole.add_edges_from(zip(nodes[a], nodes[b]))
+        vals = nx.betweenness_centrality(whole.subgraph(list(nodes[members])), k=BETWEENNESS_SAMPLE, seed=0)
+        return np.array([vals[k] for k in nodes[members]])
+
+    cols: dict[str, np.ndarray] = {}
     for ind in inds:
         if ind.measure == "degree_centrality":
             # linked peers over all students of the term (isolated students count in the denominator)
-            vals = {k: undirected.degree(k) / max(1, n - 1) for k in undirected}
+            cols[ind.id] = net.degree() / max(1, n - 1)
         elif ind.measure == "pagerank":
-            vals = {k: v * directed.number_of_nodes() for k, v in nx.pagerank(directed, weight="weight").items()}
+            cols[ind.id] = net.pagerank() * net.n
+        elif ind.measure == "clustering":
+            cols[ind.id] = net.clustering(group)
         else:
-            vals = {}
-            for members in groups.values():
-                sub = undirected.subgraph(members)
-                if ind.measure == "clustering":
-                    vals.update(nx.clustering(sub))
-                else:
-                    k = None if sub.number_of_nodes() <= BETWEENNESS_SAMPLE else BETWEENNESS_SAMPLE
-                    vals.update(nx.betweenness_centrality(sub, k=k, seed=0 if k else None))
-        out = out.join(pd.Series(vals, name=ind.id, dtype=float).rename_axis("student_key"), how="outer")
-    return out
+            cols[ind.id] = net.betweenness(group, sampled, dense_limit=BETWEENNESS_SAMPLE)
+    return pd.DataFrame(cols, index=pd.Index(nodes, name="student_key"), dtype=float)
+
+
+def _class_groups(scope: pd.DataFrame, nodes: np.ndarray) -> np.ndarray:
+    """Group code (0 … g-1) of each node: its class; students of the term without a class form one group,
+    and nodes that are not students of the term another."""
+    if "class_id" not in scope:
+        return np.zeros(len(nodes), dtype=np.int64)
+    klass = scope["class_id"]
+    pos = klass.index.get_indexer(nodes)
+    label = klass.to_numpy(dtype=object)[np.maximum(pos, 0)] if len(klass) else np.full(len(nodes), None, dtype=object)
+    label = np.where(pd.isna(label), "\x00no class", label)
+    label = np.where(pos < 0, "\x00not a student of the term", label)
+    return pd.factorize(label)[0]
 
 
 def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[str] | None = None, *,
