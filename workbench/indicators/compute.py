@@ -160,31 +160,13 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             parts.append(con.execute(_family_query(cat, fam, members, False), params).df().set_index("student_key"))
     if progress:
         progress("weekly", len(families), steps)
-    series = []
-    by_fam: dict[str, list[Indicator]] = {}
-    for i in weekly_needed:
-        by_fam.setdefault(cat[i].family, []).append(cat[i])
-    for fam, members in by_fam.items():
-        w = con.execute(_family_query(cat, fam, members, True), params).df()
-        series.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
-    weekly_df = (pd.concat(series, ignore_index=True) if series else
-                 pd.DataFrame(columns=["student_key", "week", "indicator_id", "value"]))
-    weekly_df = weekly_df.astype({"value": float})
     trends = [i for i in inds if i.kind == "trend"]
-    if trends and len(weekly_df):
-        con.register("wb_weekly_series", weekly_df)
-        try:
-            for t in trends:
-                parts.append(con.execute(
-                    "SELECT student_key, regr_slope(value, week) AS value FROM wb_weekly_series "
-                    "WHERE indicator_id = $of AND value IS NOT NULL GROUP BY 1 HAVING count(*) >= 3",
-                    {"of": t.of}).df().set_index("student_key").rename(columns={"value": t.id}))
-        finally:
-            con.unregister("wb_weekly_series")
+    weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly)
+    parts += slopes
     keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
-    values = pd.DataFrame(index=keys.rename("student_key"))
-    for p in parts:
-        values = values.join(p.astype(float), how="left")
+    keys = keys.rename("student_key")
+    values = (pd.concat([p.astype(float).reindex(keys) for p in parts], axis=1) if parts
+              else pd.DataFrame(index=keys))
     values = values.reindex(columns=[i for i in ids]).astype(float)
     missing: dict[str, str] = {}
     scope = pop.reindex(values.index)
@@ -204,10 +186,48 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     if progress:
         progress("done", steps, steps)
     # with weekly=True: the series of every weekly indicator asked for and of every trend's indicator
-    keep = weekly_df
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
-                          keep.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
+                          weekly_df.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
                           missing)
+
+
+def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
+                       trends: list[Indicator], params: dict[str, str], *,
+                       series: bool) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
+    """The weekly series (one GROUP BY student, week per family; long form when ``series``) and the trends:
+    the slope of each trend's weekly indicator over the weeks, where it has at least three weeks with a value.
+    Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas."""
+    by_fam: dict[str, list[Indicator]] = {}
+    for i in sorted(weekly_ids):
+        by_fam.setdefault(cat[i].family, []).append(cat[i])
+    trends_of: dict[str, list[Indicator]] = {}
+    for t in trends:
+        trends_of.setdefault(cat[t.of].family, []).append(t)
+    long, slopes = [], []
+    for fam, members in by_fam.items():
+        sql = _family_query(cat, fam, members, True)
+        here = trends_of.get(fam, [])
+        if series:
+            w = con.execute(sql, params).df().astype({m.id: float for m in members})
+            long.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
+            if here:
+                con.register("wb_weekly_series", w)
+                try:
+                    slopes.append(con.execute(_slope_query(here, "wb_weekly_series")).df().set_index("student_key"))
+                finally:
+                    con.unregister("wb_weekly_series")
+        elif here:
+            slopes.append(con.execute(_slope_query(here, f"({sql})"), params).df().set_index("student_key"))
+    if not series:
+        return None, slopes
+    weekly_df = (pd.concat(long, ignore_index=True) if long else
+                 pd.DataFrame(columns=["student_key", "week", "indicator_id", "value"]))
+    return weekly_df.astype({"value": float}), slopes
+
+
+def _slope_query(trends: list[Indicator], source: str) -> str:
+    cols = ", ".join(f"CASE WHEN count({q(t.of)}) >= 3 THEN regr_slope({q(t.of)}, week) END AS {q(t.id)}" for t in trends)
+    return f"SELECT student_key, {cols} FROM {source} w GROUP BY student_key"
 
 
 def _only_school(con: duckdb.DuckDBPyConnection) -> str | None:
