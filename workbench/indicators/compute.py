@@ -1,4 +1,4 @@
-"""Compute indicators for one term: one GROUP BY per family, trends as SQL slopes, networks with networkx.
+"""Compute indicators for one term: one GROUP BY per family, trends as SQL slopes, networkx measures on arrays.
 
 The result is a feature frame (one row per student, one column per indicator) plus the scope of
 each student (class, grade, school) and, when asked, the weekly series. Indicators that have no
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.indicators.catalogue import Catalogue, Indicator, load_catalogue
+from workbench.indicators.network import Network
 from workbench.sqltext import q
 
 Progress = Callable[[str, int, int], None]
@@ -64,36 +65,53 @@ def _network(con: duckdb.DuckDBPyConnection, cat: Catalogue, family: str, inds: 
              term: str, scope: pd.DataFrame) -> pd.DataFrame:
     """Network measures: degree and PageRank on the whole term's graph; betweenness and clustering
     inside each class's own subgraph (what a head teacher means by "bridges groups in my class", and
-    linear in the number of classes rather than quadratic in students)."""
-    edges = con.execute(cat.families[family].base, {"term": term}).fetchall()
-    out = pd.DataFrame(index=pd.Index([], name="student_key"))
-    if not edges:
-        return out
-    directed = nx.DiGraph()
-    directed.add_weighted_edges_from((s, t, float(w)) for s, t, w in edges)
-    undirected = directed.to_undirected()
-    n = max(len(scope), directed.number_of_nodes())
-    klass = scope["class_id"].to_dict() if "class_id" in scope else {}
-    groups: dict[object, list[str]] = {}
-    for node in undirected:
-        groups.setdefault(klass.get(node), []).append(node)
+    linear in the number of classes rather than quadratic in students).
+
+    The values are networkx's (``degree_centrality``, ``pagerank``, ``betweenness_centrality``,
+    ``clustering``) on the graph of the edge list, computed on arrays by :mod:`workbench.indicators.network`."""
+    edges = con.execute(cat.families[family].base, {"term": term}).df()
+    if edges.empty:
+        return pd.DataFrame(index=pd.Index([], name="student_key"))
+    edges = edges.drop_duplicates(subset=list(edges.columns[:2]), keep="last")   # a DiGraph keeps the last weight
+    codes, nodes = pd.factorize(edges.iloc[:, :2].to_numpy(dtype=object).ravel(), use_na_sentinel=False)
+    codes = codes.reshape(-1, 2)
+    net = Network(codes[:, 0], codes[:, 1], edges.iloc[:, 2].to_numpy(dtype=float), len(nodes))
+    n = max(len(scope), net.n)
+    group = _class_groups(scope, nodes)
+
+    def sampled(members: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # a group above BETWEENNESS_SAMPLE: networkx on its subgraph with a seeded sample of sources
+        whole = nx.Graph()
+        whole.add_nodes_from(nodes)
+        whole.add_edges_from(zip(nodes[a], nodes[b]))
+        vals = nx.betweenness_centrality(whole.subgraph(list(nodes[members])), k=BETWEENNESS_SAMPLE, seed=0)
+        return np.array([vals[k] for k in nodes[members]])
+
+    cols: dict[str, np.ndarray] = {}
     for ind in inds:
         if ind.measure == "degree_centrality":
             # linked peers over all students of the term (isolated students count in the denominator)
-            vals = {k: undirected.degree(k) / max(1, n - 1) for k in undirected}
+            cols[ind.id] = net.degree() / max(1, n - 1)
         elif ind.measure == "pagerank":
-            vals = {k: v * directed.number_of_nodes() for k, v in nx.pagerank(directed, weight="weight").items()}
+            cols[ind.id] = net.pagerank() * net.n
+        elif ind.measure == "clustering":
+            cols[ind.id] = net.clustering(group)
         else:
-            vals = {}
-            for members in groups.values():
-                sub = undirected.subgraph(members)
-                if ind.measure == "clustering":
-                    vals.update(nx.clustering(sub))
-                else:
-                    k = None if sub.number_of_nodes() <= BETWEENNESS_SAMPLE else BETWEENNESS_SAMPLE
-                    vals.update(nx.betweenness_centrality(sub, k=k, seed=0 if k else None))
-        out = out.join(pd.Series(vals, name=ind.id, dtype=float).rename_axis("student_key"), how="outer")
-    return out
+            cols[ind.id] = net.betweenness(group, sampled, dense_limit=BETWEENNESS_SAMPLE)
+    return pd.DataFrame(cols, index=pd.Index(nodes, name="student_key"), dtype=float)
+
+
+def _class_groups(scope: pd.DataFrame, nodes: np.ndarray) -> np.ndarray:
+    """Group code (0 … g-1) of each node: its class; students of the term without a class form one group,
+    and nodes that are not students of the term another."""
+    if "class_id" not in scope:
+        return np.zeros(len(nodes), dtype=np.int64)
+    klass = scope["class_id"]
+    pos = klass.index.get_indexer(nodes)
+    label = klass.to_numpy(dtype=object)[np.maximum(pos, 0)] if len(klass) else np.full(len(nodes), None, dtype=object)
+    label = np.where(pd.isna(label), "\x00no class", label)
+    label = np.where(pos < 0, "\x00not a student of the term", label)
+    return pd.factorize(label)[0]
 
 
 def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[str] | None = None, *,
@@ -142,31 +160,13 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             parts.append(con.execute(_family_query(cat, fam, members, False), params).df().set_index("student_key"))
     if progress:
         progress("weekly", len(families), steps)
-    series = []
-    by_fam: dict[str, list[Indicator]] = {}
-    for i in weekly_needed:
-        by_fam.setdefault(cat[i].family, []).append(cat[i])
-    for fam, members in by_fam.items():
-        w = con.execute(_family_query(cat, fam, members, True), params).df()
-        series.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
-    weekly_df = (pd.concat(series, ignore_index=True) if series else
-                 pd.DataFrame(columns=["student_key", "week", "indicator_id", "value"]))
-    weekly_df = weekly_df.astype({"value": float})
     trends = [i for i in inds if i.kind == "trend"]
-    if trends and len(weekly_df):
-        con.register("wb_weekly_series", weekly_df)
-        try:
-            for t in trends:
-                parts.append(con.execute(
-                    "SELECT student_key, regr_slope(value, week) AS value FROM wb_weekly_series "
-                    "WHERE indicator_id = $of AND value IS NOT NULL GROUP BY 1 HAVING count(*) >= 3",
-                    {"of": t.of}).df().set_index("student_key").rename(columns={"value": t.id}))
-        finally:
-            con.unregister("wb_weekly_series")
+    weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly)
+    parts += slopes
     keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
-    values = pd.DataFrame(index=keys.rename("student_key"))
-    for p in parts:
-        values = values.join(p.astype(float), how="left")
+    keys = keys.rename("student_key")
+    values = (pd.concat([p.astype(float).reindex(keys) for p in parts], axis=1) if parts
+              else pd.DataFrame(index=keys))
     values = values.reindex(columns=[i for i in ids]).astype(float)
     missing: dict[str, str] = {}
     scope = pop.reindex(values.index)
@@ -186,10 +186,48 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     if progress:
         progress("done", steps, steps)
     # with weekly=True: the series of every weekly indicator asked for and of every trend's indicator
-    keep = weekly_df
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
-                          keep.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
+                          weekly_df.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
                           missing)
+
+
+def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
+                       trends: list[Indicator], params: dict[str, str], *,
+                       series: bool) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
+    """The weekly series (one GROUP BY student, week per family; long form when ``series``) and the trends:
+    the slope of each trend's weekly indicator over the weeks, where it has at least three weeks with a value.
+    Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas."""
+    by_fam: dict[str, list[Indicator]] = {}
+    for i in sorted(weekly_ids):
+        by_fam.setdefault(cat[i].family, []).append(cat[i])
+    trends_of: dict[str, list[Indicator]] = {}
+    for t in trends:
+        trends_of.setdefault(cat[t.of].family, []).append(t)
+    long, slopes = [], []
+    for fam, members in by_fam.items():
+        sql = _family_query(cat, fam, members, True)
+        here = trends_of.get(fam, [])
+        if series:
+            w = con.execute(sql, params).df().astype({m.id: float for m in members})
+            long.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
+            if here:
+                con.register("wb_weekly_series", w)
+                try:
+                    slopes.append(con.execute(_slope_query(here, "wb_weekly_series")).df().set_index("student_key"))
+                finally:
+                    con.unregister("wb_weekly_series")
+        elif here:
+            slopes.append(con.execute(_slope_query(here, f"({sql})"), params).df().set_index("student_key"))
+    if not series:
+        return None, slopes
+    weekly_df = (pd.concat(long, ignore_index=True) if long else
+                 pd.DataFrame(columns=["student_key", "week", "indicator_id", "value"]))
+    return weekly_df.astype({"value": float}), slopes
+
+
+def _slope_query(trends: list[Indicator], source: str) -> str:
+    cols = ", ".join(f"CASE WHEN count({q(t.of)}) >= 3 THEN regr_slope({q(t.of)}, week) END AS {q(t.id)}" for t in trends)
+    return f"SELECT student_key, {cols} FROM {source} w GROUP BY student_key"
 
 
 def _only_school(con: duckdb.DuckDBPyConnection) -> str | None:
