@@ -15,6 +15,7 @@ a ``NotebookTimeout`` error in the cell that was running.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
@@ -58,9 +59,12 @@ class WorkbenchEngine(NBClientEngine):
         if km is not None:
             try:
                 from jupyter_core.utils import run_sync
-                run_sync(km.shutdown_kernel)(now=True)
+                if km.has_kernel:
+                    run_sync(km.shutdown_kernel)(now=True)
             except Exception:  # noqa: BLE001 - best effort at exit
                 pass
+            import shutil
+            shutil.rmtree(Path(km.ip).parent, ignore_errors=True)
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
@@ -77,8 +81,10 @@ class WorkbenchEngine(NBClientEngine):
             final["error_on_timeout"] = {"ename": "NotebookTimeout",
                                          "evalue": f"the notebook ran longer than its {deadline:g} s limit",
                                          "traceback": [f"NotebookTimeout: the notebook ran longer than its {deadline:g} s limit"]}
+        if cls._km is None:
+            cls._km, cls._kernel_name = _kernel_manager(kernel_name), kernel_name
         client = _Client(nb_man, km=cls._km, **final)
-        client.reset_code = RESET.format(cwd=str(kernel_cwd or ".")) if cls._km is not None else None
+        client.reset_code = RESET.format(cwd=str(kernel_cwd or ".")) if cls.notebooks_run else None
         try:
             nb = client.execute(cleanup_kc=False)
         finally:
@@ -86,9 +92,19 @@ class WorkbenchEngine(NBClientEngine):
             if kc is not None:
                 kc.stop_channels()
                 client.kc = None
-        cls._km, cls._kernel_name = client.km, kernel_name
         cls.notebooks_run += 1
         return nb
+
+
+def _kernel_manager(kernel_name: str):
+    """A kernel on IPC sockets in a private temporary folder: only this user can reach it (TCP on localhost
+    is open to every local user, and ipykernel warns about it on every start)."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    folder = Path(tempfile.mkdtemp(prefix="workbench-kernel-"))
+    folder.chmod(0o700)
+    return AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(folder / "kernel"))
 
 
 def _alive(km) -> bool:
