@@ -99,16 +99,23 @@ def _term_case(con: duckdb.DuckDBPyConnection, date_sql: str) -> str:
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str, line: str,
-                  out: str, file_stem: str) -> Checked:
+                  out: str, file_stem: str, *, src_cols: set[str] | None = None,
+                  keep_raw: tuple[str, list[str]] | None = None) -> Checked:
     """Validate ``src`` (a raw or unpivoted temp table, aliased ``raw``) into view ``out`` and table ``out_err``.
 
     ``rid`` and ``line`` are SQL expressions (over alias ``raw``) for the record id and the line a
     person sees. Phase 1 computes every field, one ``_bad`` flag and a row hash ``_h`` at scan speed;
     phase 2 builds the full reason list, only for the rows flagged bad. ``out`` has ``_cid`` (its
     own row id) and ``_rid`` (the record id: joins may reorder rows, so it is carried explicitly).
+
+    ``src`` may also be a subquery over the file itself (``src_cols`` then names its columns). With
+    ``keep_raw = (table, columns)`` phase 1 keeps those raw columns of the rows flagged bad, and only
+    of those, in temp table ``table`` (``_rid`` + the columns); phase 2 then reads that small table
+    instead of ``src``, so the file is scanned once.
     """
     inner, outer, checks, joins = [], [], [], []
-    src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
+    if src_cols is None:
+        src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
     unpivoted = None
     if preset.unpivot:  # a value cell is reported on the column it came from (q3, 兴趣_数学), not on 'value'
         name_f = preset.unpivot.get("name_field", "item")
@@ -185,23 +192,35 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
         checks.append((f"{dv} IS NOT NULL AND ({term}) IS NULL",
                        _err(date_f.source or f.term_of, "b." + q("r__" + f.term_of), "date_outside_term")))
         outer.append(f"{term} AS {q(n)}")
-    qid = ", raw._quarantine_id" if _has_column(con, src, "_quarantine_id") else ""
-    body = f"""FROM (SELECT {rid} AS _rid{qid}, {', '.join(inner) if inner else 'NULL AS _none'}
-        FROM {src} raw@@WHERE@@) b {' '.join(joins)}"""
+    qid = ", raw._quarantine_id" if "_quarantine_id" in src_cols else ""
+    kept = [(c, q("_raw__" + c)) for c in keep_raw[1]] if keep_raw else []
+
+    def body(source: str, where: str = "", carry: str = "") -> str:
+        return f"""FROM (SELECT {rid} AS _rid{qid}{carry}, {', '.join(inner) if inner else 'NULL AS _none'}
+            FROM {source} raw{where}) b {' '.join(joins)}"""
     fields = [q(n) for n in preset.fields]
     flag = " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) or "FALSE"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *, hash({', '.join(fields)}) AS _h FROM (
-        SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
-               ({flag}) AS _bad {body.replace('@@WHERE@@', '')})""")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, * FROM {out}_t")
+    carry = "".join(f", raw.{q(c)} AS {a}" for c, a in kept)
+    keep = "".join(f", CASE WHEN _bad THEN {a} END AS {a}" for _, a in kept)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *{_exclude(a for _, a in kept)}, hash({', '.join(fields)}) AS _h{keep}
+        FROM (SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
+               ({flag}) AS _bad{''.join(f', b.{a}' for _, a in kept)} {body(src, carry=carry)})""")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, *{_exclude(a for _, a in kept)} FROM {out}_t")
     structs = ", ".join(f"CASE WHEN {c} THEN {e} END" for c, e in checks) or "NULL"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_err (_rid BIGINT, _errs STRUCT(\"column\" VARCHAR, "
                 f"\"value\" VARCHAR, code VARCHAR)[])")
+    if keep_raw:  # the failing rows' raw values, as a small table phase 2 reads instead of the file
+        raw_table = keep_raw[0]
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {raw_table} AS SELECT _rid{''.join(f', {a} AS {q(c)}' for c, a in kept)}
+            FROM {out}_t WHERE _bad ORDER BY _rid""")
+        second = body(raw_table)
+    else:
+        second = body(src, f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")
     if con.execute(f"SELECT count(*) FROM {out}_t WHERE _bad").fetchall()[0][0]:
-        con.execute(f"""INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL)
-            {body.replace('@@WHERE@@', f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")}""")
+        con.execute(f"INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL) {second}")
     return Checked(out, f"{out}_err", list(preset.fields))
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
+def _exclude(aliases) -> str:
+    names = ", ".join(aliases)
+    return f" EXCLUDE ({names})" if names else ""
