@@ -31,7 +31,7 @@ from workbench.identity import check_key, resolve_identities, withdraw_failed
 from workbench.ingest.presets import Preset
 from workbench.ingest.readers import (FileProblem, ReadResult, csv_columns, csv_rejects, csv_scan, malformed_of,
                                       physical_lines, read_file, reader_format, register_malformed)
-from workbench.ingest.validate import build_checked
+from workbench.ingest.validate import OrderNotKept, build_checked
 from workbench.sqltext import MASK, lit, q
 from workbench.store import Store
 from workbench.store.schema import TABLES
@@ -89,6 +89,7 @@ class _Ingest:
         self.chk = None
         self.rawrows = ""
         self.fused = False
+        self.lines = None  # the file's physical line count, being counted in a thread (fused path)
         self.report = FileReport(file=path.name, preset=preset.name, table=preset.table)
         self.stem = source_stem(path)
 
@@ -160,12 +161,17 @@ class _Ingest:
         return rep
 
     def _drop_temps(self) -> None:
+        for (name,) in self.con.execute("SELECT name FROM duckdb_variables() WHERE name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
+            self.con.execute(f"RESET VARIABLE {q(name)}")
         for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary AND "
                                         "view_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP VIEW IF EXISTS temp.{q(name)}")
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                                         "table_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP TABLE IF EXISTS temp.{q(name)}")
+        for (name,) in self.con.execute("SELECT type_name FROM duckdb_types() WHERE database_name = 'temp' AND "
+                                        "type_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
+            self.con.execute(f"DROP TYPE IF EXISTS {q(name)}")
 
     def _columns_ok(self, columns: list[str]) -> None:
         p = self.preset
@@ -204,7 +210,8 @@ class _Ingest:
         if fmt not in ("csv", "txt", "tsv") or self.path.name.endswith(".rejects.csv"):
             return False
         used = [c for f in p.fields.values() for c in [f.source, *(f.concat or []), *(f.object or [])] if isinstance(c, str)]
-        return not any(c in SPECIAL for c in used)
+        # student ids are found through ENUM types, which match text: a typed id goes the general way
+        return not any(c in SPECIAL for c in used) and all(f.type == "string" for f in p.fields.values() if f.student)
 
     def _prepare_fused(self) -> bool:
         """Read and check the file in one scan; False (and nothing left behind) if it must go the general way."""
@@ -215,27 +222,19 @@ class _Ingest:
             return False
         self._columns_ok(names)
         out = f"wb_chk_{self.raw[len('wb_raw_'):]}"
-        # row_number() OVER () keeps each record's position in the file whatever the joins do to row order
-        src = f"(SELECT row_number() OVER () - 1 AS _rid, * FROM {csv_scan(self.path, self.raw, opts)})"
-        # DuckDB cannot estimate the rows of a CSV scan with given columns (it guesses a few dozen), and
-        # would then build the lookup joins' hash tables on the file rather than on the lookup tables
-        prev = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
-        con.execute(f"SET disabled_optimizers = {lit(','.join(filter(None, [prev, 'build_side_probe_side'])))}")
-        try:
-            chk = build_checked(con, p, src, "raw._rid", "NULL", out, self.stem, src_cols=set(names),
-                                keep_raw=(self.raw, self.kept_cols))
-        except duckdb.Error:  # let the general path read it and say what is wrong
+        try:  # rid=None: one scan with no join, so a row's position in the checked table is its record's
+            chk = build_checked(con, p, csv_scan(self.path, self.raw, opts), None, "NULL", out, self.stem,
+                                src_cols=set(names), keep_raw=(self.raw, self.kept_cols))
+        except (duckdb.Error, OrderNotKept):  # let the general path read it (and say what is wrong)
             self._drop_temps()
             con.execute(f"DROP TABLE IF EXISTS {self.raw}_rej; DROP TABLE IF EXISTS {self.raw}_scan")
             return False
-        finally:
-            con.execute(f"SET disabled_optimizers = {lit(prev)}")
         rej = csv_rejects(con, self.raw)
         first = 2 if opts.get("header", True) else 1
         malformed = malformed_of(rej)
         rows = con.execute(f"SELECT count(*) FROM {out}_t").fetchall()[0][0]
-        if any(r[2] == "INVALID ENCODING" for r in rej) or \
-                physical_lines(self.path) != first - 1 + rows + len(malformed):
+        lines = self.lines.result() if self.lines else physical_lines(self.path)
+        if any(r[2] == "INVALID ENCODING" for r in rej) or lines != first - 1 + rows + len(malformed):
             self._drop_temps()  # not UTF-8 (transcoded first), or a record's line must be found by parsing
             return False
         if malformed:
