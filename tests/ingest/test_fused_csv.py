@@ -241,3 +241,52 @@ def test_files_the_fused_scan_cannot_take_go_the_general_way(tmp_path, key, monk
     rows_seen = sorted(int(r[rejects[0].index("_row")]) for r in rejects[1:])
     assert rows_seen == {"gb18030": [4, 5, 6, 7, 8], "multiline": [5, 6, 7, 8, 9],
                          "blank_lines": [5, 6, 7, 8, 9]}[case]
+
+
+LOOKUP = """
+version: 1
+name: fused_lookup
+table: events
+fields:
+  student_key: {from: account, student: lms, required: true}
+  ts: {from: ts, type: timestamp, required: true}
+  verb: {from: verb, required: true}
+  class_id: {from: class, lookup: {table: classes, column: name, value: class_id, reason: unknown_class}}
+  count: {from: clicks, type: int, min: 0}
+"""
+
+
+def test_fused_path_lookups_give_the_looked_up_value(tmp_path, key, monkeypatch, fused_log):
+    """A lookup that returns another column (class name → class id) through the ENUM, as the join does."""
+    src = tmp_path / "clicks.csv"
+    src.write_text("account,ts,verb,class,clicks\n"
+                   "u1,2026-09-01 08:00:00,click,七(1)班,3\n"      # 2 ok → C1
+                   "u2,2026-09-01 08:00:00,click,七(2)班,2.0\n"    # 3 ok → C2
+                   "u1,2026-09-01 08:00:01,click,八(9)班,1\n"      # 4 unknown class
+                   "u2,2026-09-01 08:00:02,click,,-1\n"           # 5 no class (fine), negative count
+                   "u9,2026-09-01 08:00:03,click,七(1)班,1.5\n",   # 6 unknown student, not an integer
+                   encoding="utf-8")
+    preset = parse_preset(yaml.safe_load(LOOKUP))
+
+    def run(store, rejects):
+        _accounts(store, key)
+        store.con.execute("INSERT INTO classes (class_id, name) VALUES ('C1', '七(1)班'), ('C2', '七(2)班')")
+        return [ingest_file(store, src, preset, key, rejects_dir=rejects)]
+    fused, general = ingest_both(tmp_path, key, run, monkeypatch)
+    assert fused == general and fused_log == ["fused_lookup"]
+    [rep] = fused[0]
+    assert (rep["rows_read"], rep["accepted"], rep["quarantined"]) == (5, 2, 3)
+    assert rep["reasons"] == {"unknown_class": 1, "out_of_range": 1, "unknown_student": 1, "bad_type": 1}
+    events = fused[1]["events"]  # … class_id is the 5th column, count the 12th
+    assert sorted((e[4], e[11]) for e in events) == [("C1", "3"), ("C2", "2")]
+
+
+def test_order_guard_refuses_a_plan_with_a_join(store):
+    """The one-scan check runs only when DuckDB plans it as a scan under projections (row order kept)."""
+    from workbench.ingest.validate import _keeps_order
+    con = store.con
+    con.execute("CREATE TEMP TABLE wb_t (a VARCHAR)")
+    assert _keeps_order(con, "CREATE TEMP TABLE wb_x AS SELECT CASE lower(a) WHEN 'y' THEN TRUE END FROM wb_t")
+    many = ", ".join(f"'{i}'" for i in range(12))
+    assert not _keeps_order(con, f"CREATE TEMP TABLE wb_x AS SELECT a IN ({many}) FROM wb_t")
+    assert not _keeps_order(con, "CREATE TEMP TABLE wb_x AS SELECT x.a FROM wb_t x JOIN wb_t y USING (a)")

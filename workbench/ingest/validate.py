@@ -102,7 +102,8 @@ class OrderNotKept(Exception):
     """The one-scan plan would hold an operator that may reorder rows (see :func:`build_checked`)."""
 
 
-ORDER_KEEPING = {"CREATE_TABLE_AS", "BATCH_CREATE_TABLE_AS", "PROJECTION", "FILTER", "READ_CSV", "TABLE_SCAN"}
+SCANS = {"READ_CSV", "SEQ_SCAN", "TABLE_SCAN"}
+ORDER_KEEPING = {"CREATE_TABLE_AS", "BATCH_CREATE_TABLE_AS", "PROJECTION", "FILTER"} | SCANS
 
 
 def _keeps_order(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
@@ -117,7 +118,7 @@ def _keeps_order(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
             walk(child)
     for root in json.loads(con.execute(f"EXPLAIN (FORMAT json) {sql}").fetchall()[0][1]):
         walk(root)
-    return set(names) <= ORDER_KEEPING and sum(n in ("READ_CSV", "TABLE_SCAN") for n in names) == 1
+    return set(names) <= ORDER_KEEPING and sum(n in SCANS for n in names) == 1
 
 
 def _scalar_lookup(con: duckdb.DuckDBPyConnection, name: str, rows_sql: str, values: list[str]) -> None:
