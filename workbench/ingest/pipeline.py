@@ -20,7 +20,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,15 +128,17 @@ class _Ingest:
             prev = self._previous(sha)
             if prev:
                 return self._unchanged(prev)
-        else:  # surely new content: hash in a thread while DuckDB reads (hashlib releases the GIL)
-            hasher = ThreadPoolExecutor(1)
-            sha_future = hasher.submit(file_sha256, self.path)
+        fusable = self._fusable()
+        if not seen_size or fusable:  # hash (new content) and count lines in threads while DuckDB reads
+            hasher = ThreadPoolExecutor(2)  # (hashlib and file reads release the GIL)
+            sha_future = hasher.submit(file_sha256, self.path) if not seen_size else None
+            self.lines = hasher.submit(physical_lines, self.path) if fusable else None
         self.raw = f"wb_raw_{uuid.uuid4().hex[:8]}"
         try:
-            self.step("read", 0)
+            self.step("read + check" if fusable else "read", 0)
             # read outside the transaction: a temp table's rowid is then the record's position in the file
             self._prepare()
-            if hasher:
+            if hasher and sha_future:
                 sha = sha_future.result()
             con.execute("BEGIN TRANSACTION")
             try:
@@ -385,8 +388,12 @@ class _Ingest:
                 # the row stays the creating file's (file_id); the upsert's own count is checked below
                 sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in keys)
                 conflict = f" ON CONFLICT ({', '.join(map(q, keys))}) DO UPDATE SET {sets}"
-            written = con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c "
-                                  f"WHERE {ok}{conflict}").fetchall()[0][0]
+            insert = f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c WHERE {ok}{conflict}"
+            if conflict:
+                written = con.execute(insert).fetchall()[0][0]
+            else:  # a table's rows have no order: let DuckDB write them with every thread (the anti-join on
+                with _unordered(con):  # duplicates would otherwise keep the insert to one thread)
+                    written = con.execute(insert).fetchall()[0][0]
         for d in p.derive:
             self._derive(d, chk, ok, fid)
         self._quarantine(fid)
@@ -480,6 +487,17 @@ class _Ingest:
                          f'{{"_text": "{MASK}"}}'])
             # a malformed line may hold anything (names, IDs): its text is kept in the vault only
             con.execute("INSERT INTO identity_vault_quarantine VALUES (?, ?)", [qid, _json_text(m.get("text") or "")])
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``preserve_insertion_order = false`` for the statements inside, then the setting as it was."""
+    prev = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if prev else 'false'}")
 
 
 def source_stem(path: Path) -> str:
