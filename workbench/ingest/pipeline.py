@@ -9,8 +9,10 @@ A plain CSV file for a plain preset (one target table, no identity section, unpi
 the fused path: one DuckDB scan of the file reads, types and checks every record and keeps the raw
 text of the failing records only (:func:`~workbench.ingest.validate.build_checked` with
 ``keep_raw``), instead of first copying the whole file into an all-VARCHAR table. What it writes is
-the same as the general path's; a file the fused scan cannot take as it is (not UTF-8, records
-spanning lines or blank lines) goes the general way.
+the same as the general path's. The scan has no join (students and lookups are found through ENUM
+types), so the checked table keeps the file's order and a row's position is its record's id. A file
+the fused scan cannot take as it is (not UTF-8, records spanning lines or blank lines, a plan DuckDB
+would not keep in order) goes the general way.
 """
 from __future__ import annotations
 
@@ -356,11 +358,15 @@ class _Ingest:
         keylabel = ",".join(p.key_fields()) or "row"
         qcol = "_quarantine_id" in [r[0] for r in con.execute(f"DESCRIBE {chk}").fetchall()]
         # rows with any failure (own checks, or a conflicting duplicate): one entry per source record
-        con.execute(f"""CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, flatten(list(errs)) AS errs FROM (
-              SELECT _rid, _errs AS errs FROM {self.chk.errors}
+        failures = f"""SELECT _rid, _errs AS errs FROM {self.chk.errors}
               UNION ALL
               SELECT _rid, [{{'column': {lit(keylabel)}, 'value': other, 'code': 'duplicate_conflict'}}]
-              FROM {dup} WHERE NOT same) GROUP BY _rid""")
+              FROM {dup} WHERE NOT same"""
+        conflicts = con.execute(f"SELECT count(*) FROM {dup} WHERE NOT same").fetchall()[0][0]
+        if p.unpivot or conflicts:  # a record's long rows (or its conflicts) come one by one: gather them
+            con.execute(f"CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, flatten(list(errs)) AS errs FROM ({failures}) GROUP BY _rid")
+        else:  # one row per record, each failing record once already
+            con.execute(f"CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, _errs AS errs FROM {self.chk.errors}")
         n_bad = con.execute(f"SELECT count(*) FROM wb_bad_{fid}").fetchall()[0][0]
         if p.identity and n_bad:
             withdrawn = withdraw_failed(con, p, self.raw, f"SELECT _rid FROM wb_bad_{fid}", fid,
