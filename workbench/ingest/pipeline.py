@@ -4,29 +4,45 @@ Nothing is lost: every source row ends up accepted, quarantined (with every reas
 (an exact duplicate of a row that was kept), and ``rows_read = accepted + quarantined + merged``
 is checked before the transaction commits. A whole-file problem (unreadable, wrong encoding,
 missing column, unknown preset) rolls back and leaves the store untouched.
+
+A plain CSV file for a plain preset (one target table, no identity section, unpivot or derive) takes
+the fused path: one DuckDB scan of the file reads, types and checks every record and keeps the raw
+text of the failing records only (:func:`~workbench.ingest.validate.build_checked` with
+``keep_raw``), instead of first copying the whole file into an all-VARCHAR table. What it writes is
+the same as the general path's. The scan has no join (students and lookups are found through ENUM
+types), so the checked table keeps the file's order and a row's position is its record's id. A file
+the fused scan cannot take as it is (not UTF-8, records spanning lines or blank lines, a plan DuckDB
+would not keep in order) goes the general way.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from workbench.identity import check_key, resolve_identities, withdraw_failed
 from workbench.ingest.presets import Preset
-from workbench.ingest.readers import FileProblem, read_file
-from workbench.ingest.validate import build_checked
+from workbench.ingest.readers import (FileProblem, ReadResult, csv_columns, csv_rejects, csv_scan, malformed_of,
+                                      physical_lines, read_file, reader_format, register_malformed)
+from workbench.ingest.validate import OrderNotKept, build_checked
 from workbench.sqltext import MASK, lit, q
 from workbench.store import Store
 from workbench.store.schema import TABLES
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_BYTES = 5_000_000
+FUSED_CSV = True  # take the fused path where it applies (tests turn it off to compare with the general path)
+SPECIAL = ("_row", "_line", "_file")
 
 
 @dataclass
@@ -75,6 +91,8 @@ class _Ingest:
         self.rejects_dir, self.progress = rejects_dir, progress
         self.chk = None
         self.rawrows = ""
+        self.fused = False
+        self.lines = None  # the file's physical line count, being counted in a thread (fused path)
         self.report = FileReport(file=path.name, preset=preset.name, table=preset.table)
         self.stem = source_stem(path)
 
@@ -112,15 +130,17 @@ class _Ingest:
             prev = self._previous(sha)
             if prev:
                 return self._unchanged(prev)
-        else:  # surely new content: hash in a thread while DuckDB reads (hashlib releases the GIL)
-            hasher = ThreadPoolExecutor(1)
-            sha_future = hasher.submit(file_sha256, self.path)
+        fusable = self._fusable()
+        if not seen_size or fusable:  # hash (new content) and count lines in threads while DuckDB reads
+            hasher = ThreadPoolExecutor(2)  # (hashlib and file reads release the GIL)
+            sha_future = hasher.submit(file_sha256, self.path) if not seen_size else None
+            self.lines = hasher.submit(physical_lines, self.path) if fusable else None
         self.raw = f"wb_raw_{uuid.uuid4().hex[:8]}"
         try:
-            self.step("read", 0)
+            self.step("read + check" if fusable else "read", 0)
             # read outside the transaction: a temp table's rowid is then the record's position in the file
             self._prepare()
-            if hasher:
+            if hasher and sha_future:
                 sha = sha_future.result()
             con.execute("BEGIN TRANSACTION")
             try:
@@ -146,12 +166,17 @@ class _Ingest:
         return rep
 
     def _drop_temps(self) -> None:
+        for (name,) in self.con.execute("SELECT name FROM duckdb_variables() WHERE name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
+            self.con.execute(f"RESET VARIABLE {q(name)}")
         for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary AND "
                                         "view_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP VIEW IF EXISTS temp.{q(name)}")
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                                         "table_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
             self.con.execute(f"DROP TABLE IF EXISTS temp.{q(name)}")
+        for (name,) in self.con.execute("SELECT type_name FROM duckdb_types() WHERE database_name = 'temp' AND "
+                                        "type_name LIKE 'wb\\_%' ESCAPE '\\'").fetchall():
+            self.con.execute(f"DROP TYPE IF EXISTS {q(name)}")
 
     def _columns_ok(self, columns: list[str]) -> None:
         p = self.preset
@@ -166,7 +191,10 @@ class _Ingest:
         self.kept_cols = [c for c in self.raw_cols if c in used or (prefix and c.startswith(prefix))]
 
     def _prepare(self) -> None:
-        """Read the file into an all-VARCHAR temp table whose rowid is each record's position."""
+        """Read the file into an all-VARCHAR temp table whose rowid is each record's position (or, on the
+        fused path, read and check it in one scan)."""
+        if self._fusable() and self._prepare_fused():
+            return
         self.res = read_file(self.con, self.path, self.raw, self.preset.reader)
         self._columns_ok(self.res.columns)
         hidden = [c for c in self.preset.pii_columns() if c in self.res.columns]
@@ -176,6 +204,61 @@ class _Ingest:
                     FROM identity_vault_quarantine v WHERE v.quarantine_id = TRY_CAST({self.raw}._quarantine_id AS BIGINT)
                     AND {self.raw}.{q(c)} = {lit(MASK)}""")
         self.rawrows = f"(SELECT rowid AS _rid, * FROM {self.raw})"
+        self.records = self.raw
+
+    # ------------------------------------------------------------------------------------ fused CSV path
+    def _fusable(self) -> bool:
+        p = self.preset
+        if not FUSED_CSV or not p.table or p.write != "insert" or p.identity or p.unpivot or p.derive:
+            return False
+        fmt, _ = reader_format(self.path, p.reader)
+        if fmt not in ("csv", "txt", "tsv") or self.path.name.endswith(".rejects.csv"):
+            return False
+        used = [c for f in p.fields.values() for c in [f.source, *(f.concat or []), *(f.object or [])] if isinstance(c, str)]
+        # student ids are found through ENUM types, which match text: a typed id goes the general way
+        return not any(c in SPECIAL for c in used) and all(f.type == "string" for f in p.fields.values() if f.student)
+
+    def _prepare_fused(self) -> bool:
+        """Read and check the file in one scan; False (and nothing left behind) if it must go the general way."""
+        con, p, opts = self.con, self.preset, self.preset.reader
+        names = csv_columns(self.path, opts)
+        if not names or any(c.startswith("_") for c in names) or \
+                any(c not in names for c in p.required_columns()):  # the general path says what is wrong
+            return False
+        self._columns_ok(names)
+        out = f"wb_chk_{self.raw[len('wb_raw_'):]}"
+        try:  # rid=None: one scan with no join, so a row's position in the checked table is its record's
+            chk = build_checked(con, p, csv_scan(self.path, self.raw, opts), None, "NULL", out, self.stem,
+                                src_cols=set(names), keep_raw=(self.raw, self.kept_cols))
+        except (duckdb.Error, OrderNotKept):  # let the general path read it (and say what is wrong)
+            self._drop_temps()
+            con.execute(f"DROP TABLE IF EXISTS {self.raw}_rej; DROP TABLE IF EXISTS {self.raw}_scan")
+            return False
+        rej = csv_rejects(con, self.raw)
+        first = 2 if opts.get("header", True) else 1
+        malformed = malformed_of(rej)
+        rows = con.execute(f"SELECT count(*) FROM {out}_t").fetchall()[0][0]
+        lines = self.lines.result() if self.lines else physical_lines(self.path)
+        if any(r[2] == "INVALID ENCODING" for r in rej) or lines != first - 1 + rows + len(malformed):
+            self._drop_temps()  # not UTF-8 (transcoded first), or a record's line must be found by parsing
+            return False
+        if malformed:
+            register_malformed(con, self.raw, malformed)
+        with open(self.path, "rb") as fh:
+            encoding = "utf-8-sig" if fh.read(3) == codecs.BOM_UTF8 else "utf-8"
+        self.res = ReadResult(self.raw, names, rows, encoding, malformed, first_line=first, rid="_rid")
+        self.chk, self.fused = chk, True
+        self.rawrows, self.records = f"(SELECT * FROM {self.raw})", f"{out}_t"
+        return True
+
+    def _fetch_raw(self, rids_sql: str) -> None:
+        """Add the raw values of records ``rids_sql`` to the fused path's raw table (a second, targeted scan)."""
+        name = f"{self.raw}_again"
+        cols = ", ".join(q(c) for c in self.kept_cols)
+        self.con.execute(f"""INSERT INTO {self.raw} SELECT _rid{', ' + cols if cols else ''} FROM (SELECT row_number() OVER () - 1
+            AS _rid, * FROM {csv_scan(self.path, name, self.preset.reader)}) WHERE _rid IN ({rids_sql})
+            AND _rid NOT IN (SELECT _rid FROM {self.raw})""")
+        csv_rejects(self.con, name)
 
     def _ingest(self, fid: int, sha: str, size: int) -> None:
         con, p, rep, res, raw = self.con, self.preset, self.report, self.res, self.raw
@@ -204,7 +287,8 @@ class _Ingest:
             st = resolve_identities(con, p, raw, self.key, fid, self.stem, res.line_sql("raw"))
             rep.identity = {"created": st.created, "linked": st.linked, "review": st.review}
         self.step("validate", 2)
-        self.chk = build_checked(con, p, src, rid, line, f"wb_chk_{fid}", self.stem)
+        if self.chk is None:  # the fused path checked while it read
+            self.chk = build_checked(con, p, src, rid, line, f"wb_chk_{fid}", self.stem)
         self.step("deduplicate", 3)
         self._dedupe(fid)
         self.step("write", 4)
@@ -212,6 +296,8 @@ class _Ingest:
         self.step("report", 5)
         if self.rejects_dir is not None:
             from workbench.ingest.report import write_rejects
+            if self.fused and rep.merged:  # the report shows merged rows as they were written
+                self._fetch_raw(f"SELECT _rid FROM wb_merged_{fid}")
             rep.rejects = write_rejects(self, fid)
         self.step("done", 6)
 
@@ -264,7 +350,7 @@ class _Ingest:
         """SQL for the line a person sees of the record with id ``rid_sql``."""
         if self.res.has_line_column:
             return f"(SELECT _line FROM {self.raw} x WHERE x.rowid = {rid_sql})"
-        return self.res.line_sql("x").replace("x.rowid", rid_sql)
+        return self.res.line_sql("x").replace(f"x.{self.res.rid}", rid_sql)
 
     def _write(self, fid: int, sha: str, size: int) -> None:
         con, p, chk, rep = self.con, self.preset, self.chk.table, self.report
@@ -272,11 +358,15 @@ class _Ingest:
         keylabel = ",".join(p.key_fields()) or "row"
         qcol = "_quarantine_id" in [r[0] for r in con.execute(f"DESCRIBE {chk}").fetchall()]
         # rows with any failure (own checks, or a conflicting duplicate): one entry per source record
-        con.execute(f"""CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, flatten(list(errs)) AS errs FROM (
-              SELECT _rid, _errs AS errs FROM {self.chk.errors}
+        failures = f"""SELECT _rid, _errs AS errs FROM {self.chk.errors}
               UNION ALL
               SELECT _rid, [{{'column': {lit(keylabel)}, 'value': other, 'code': 'duplicate_conflict'}}]
-              FROM {dup} WHERE NOT same) GROUP BY _rid""")
+              FROM {dup} WHERE NOT same"""
+        conflicts = con.execute(f"SELECT count(*) FROM {dup} WHERE NOT same").fetchall()[0][0]
+        if p.unpivot or conflicts:  # a record's long rows (or its conflicts) come one by one: gather them
+            con.execute(f"CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, flatten(list(errs)) AS errs FROM ({failures}) GROUP BY _rid")
+        else:  # one row per record, each failing record once already
+            con.execute(f"CREATE TEMP TABLE wb_bad_{fid} AS SELECT _rid, _errs AS errs FROM {self.chk.errors}")
         n_bad = con.execute(f"SELECT count(*) FROM wb_bad_{fid}").fetchall()[0][0]
         if p.identity and n_bad:
             withdrawn = withdraw_failed(con, p, self.raw, f"SELECT _rid FROM wb_bad_{fid}", fid,
@@ -304,14 +394,18 @@ class _Ingest:
                 # the row stays the creating file's (file_id); the upsert's own count is checked below
                 sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in keys)
                 conflict = f" ON CONFLICT ({', '.join(map(q, keys))}) DO UPDATE SET {sets}"
-            written = con.execute(f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c "
-                                  f"WHERE {ok}{conflict}").fetchall()[0][0]
+            insert = f"INSERT INTO {p.table} ({collist}, file_id) SELECT {collist}, {fid} FROM {chk} c WHERE {ok}{conflict}"
+            if conflict:
+                written = con.execute(insert).fetchall()[0][0]
+            else:  # a table's rows have no order: let DuckDB write them with every thread (the anti-join on
+                with _unordered(con):  # duplicates would otherwise keep the insert to one thread)
+                    written = con.execute(insert).fetchall()[0][0]
         for d in p.derive:
             self._derive(d, chk, ok, fid)
         self._quarantine(fid)
         # accounting, each number counted on its own: the raw table, the quarantine rows written, the
         # merged duplicates and the records whose rows went in (the balance is checked in run())
-        rep.rows_read = con.execute(f"SELECT count(*) FROM {self.raw}").fetchall()[0][0] + len(self.res.malformed)
+        rep.rows_read = con.execute(f"SELECT count(*) FROM {self.records}").fetchall()[0][0] + len(self.res.malformed)
         rep.quarantined = con.execute(f"SELECT count(*) FROM quarantine WHERE file_id = {fid}").fetchall()[0][0]
         rep.merged = con.execute(f"SELECT count(*) FROM wb_merged_{fid}").fetchall()[0][0]
         if p.table and not p.unpivot:  # one record, one row: what the INSERT reports it wrote
@@ -399,6 +493,17 @@ class _Ingest:
                          f'{{"_text": "{MASK}"}}'])
             # a malformed line may hold anything (names, IDs): its text is kept in the vault only
             con.execute("INSERT INTO identity_vault_quarantine VALUES (?, ?)", [qid, _json_text(m.get("text") or "")])
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``preserve_insertion_order = false`` for the statements inside, then the setting as it was."""
+    prev = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if prev else 'false'}")
 
 
 def source_stem(path: Path) -> str:

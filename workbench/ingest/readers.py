@@ -35,12 +35,13 @@ class ReadResult:
     malformed: list[dict[str, Any]] = field(default_factory=list)  # {line, column, message, text}
     first_line: int = 2          # line of the first data row (CSV/xlsx: 2, header is line 1)
     has_line_column: bool = False
+    rid: str = "rowid"           # the column holding the record id (``_rid`` when it is carried explicitly)
 
     def line_sql(self, alias: str) -> str:
         """SQL for the line a person sees, for a row of the raw table under ``alias``."""
         if self.has_line_column:
             return f"{alias}._line"
-        base = f"({alias}.rowid + {self.first_line})"
+        base = f"({alias}.{self.rid} + {self.first_line})"
         if not self.malformed:
             return base
         # rows after a rejected line move down by one: count the rejected lines before this row
@@ -99,6 +100,13 @@ def _finish(con: duckdb.DuckDBPyConnection, name: str, encoding: str,
     return ReadResult(name, cols, rows, encoding, malformed, has_line_column=True)
 
 
+def csv_columns(src: Path, options: dict[str, Any]) -> list[str] | None:
+    """The column names :func:`csv_scan` will give ``src``, or None when DuckDB must sniff them."""
+    if options.get("columns"):
+        return list(options["columns"])
+    return _header(src, options.get("delimiter", ",")) if options.get("header", True) else None
+
+
 def csv_scan(src: Path, name: str, options: dict[str, Any]) -> str:
     """The ``read_csv(...)`` call for ``src`` (all VARCHAR, strict, malformed lines to ``{name}_rej``)."""
     delim = options.get("delimiter", ",")
@@ -106,7 +114,7 @@ def csv_scan(src: Path, name: str, options: dict[str, Any]) -> str:
     args = [f"delim={_sql_str(delim)}", "quote='\"'", "escape='\"'", f"header={str(header).lower()}",
             "all_varchar=true", "strict_mode=true", "store_rejects=true", "auto_detect=true",
             f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'"]
-    names = options.get("columns") or (_header(src, delim) if header else None)
+    names = csv_columns(src, options)
     if names:  # no sniffing: one odd line near the top must not refuse the whole file
         cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in names)
         args = [a for a in args if not a.startswith(("all_varchar", "auto_detect"))] + \
@@ -188,7 +196,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dic
     first = 2 if options.get("header", True) else 1
     cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-    if _physical_lines(path) != first - 1 + rows + len(malformed):
+    if physical_lines(path) != first - 1 + rows + len(malformed):
         # blank lines or quoted values spanning lines: find each record's own first line
         if _attach_lines(con, name, path, encoding, options, first, malformed, rows):
             return ReadResult(name, cols, rows, encoding, malformed, first_line=first, has_line_column=True)
@@ -197,7 +205,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dic
     return ReadResult(name, cols, rows, encoding, malformed, first_line=first)
 
 
-def _physical_lines(path: Path) -> int:
+def physical_lines(path: Path) -> int:
     n, last = 0, b""
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -377,20 +385,27 @@ READERS = {"csv": read_csv, "txt": read_csv, "tsv": read_csv, "xlsx": read_xlsx,
            "jsonl": read_jsonl, "json": read_jsonl, "xapi": read_jsonl, "kt_triples": read_kt_triples}
 
 
-def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
-    """Read ``path`` into temp table ``name`` with the reader the preset or the file suffix names.
+def reader_format(path: Path, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The format ``path`` is read as, and the reader options that apply to it.
 
     A ``.csv`` file that carries the columns of a rejects report is read as CSV even when the preset's
     reader is another format, so corrected rejects can always go back in.
     """
-    if not path.exists():
-        raise FileProblem("file not found")
     fmt = options.get("format") or path.suffix.lstrip(".").lower()
     suffix = path.suffix.lstrip(".").lower()
     if suffix == "csv" and path.name.endswith(".rejects.csv"):
         fmt, options = "csv", {k: v for k, v in options.items() if k not in ("delimiter", "header", "columns")}
     elif suffix in ("xlsx", "parquet", "jsonl") and fmt != suffix:
         fmt = suffix
+    return fmt, options
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
+    """Read ``path`` into temp table ``name`` with the reader the preset or the file suffix names
+    (see :func:`reader_format`)."""
+    if not path.exists():
+        raise FileProblem("file not found")
+    fmt, options = reader_format(path, options)
     reader = READERS.get(fmt)
     if reader is None:
         raise FileProblem(f"unsupported file type {fmt!r} (csv, xlsx, parquet, jsonl, kt_triples)")

@@ -55,9 +55,9 @@ def _typed(f: FieldSpec, m: str) -> str:
                f"THEN CAST(TRY_CAST({m} AS DOUBLE) AS BIGINT) END"
     if f.type == "double":
         return f"TRY_CAST({m} AS DOUBLE)" + (f" * {lit(f.scale)}" if f.scale else "")
-    if f.type == "bool":
-        return f"CASE WHEN lower({m}) IN ({', '.join(map(lit, TRUE_WORDS))}) THEN TRUE " \
-               f"WHEN lower({m}) IN ({', '.join(map(lit, FALSE_WORDS))}) THEN FALSE END"
+    if f.type == "bool":  # one CASE, not IN lists: DuckDB plans a list of constants as a join
+        return f"CASE lower({m}) " + " ".join(f"WHEN {lit(w)} THEN TRUE" for w in TRUE_WORDS) + " " + \
+            " ".join(f"WHEN {lit(w)} THEN FALSE" for w in FALSE_WORDS) + " END"
     if f.type == "date":
         if f.formats:
             return f"CAST(try_strptime({m}, [{', '.join(map(lit, f.formats))}]) AS DATE)"
@@ -98,17 +98,62 @@ def _term_case(con: duckdb.DuckDBPyConnection, date_sql: str) -> str:
     return f"CASE {whens} END"
 
 
-def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str, line: str,
-                  out: str, file_stem: str) -> Checked:
+class OrderNotKept(Exception):
+    """The one-scan plan would hold an operator that may reorder rows (see :func:`build_checked`)."""
+
+
+SCANS = {"READ_CSV", "SEQ_SCAN", "TABLE_SCAN"}
+ORDER_KEEPING = {"CREATE_TABLE_AS", "BATCH_CREATE_TABLE_AS", "PROJECTION", "FILTER"} | SCANS
+
+
+def _keeps_order(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
+    """True if DuckDB's physical plan for ``sql`` is a single scan under projections and filters only: the
+    operators whose output keeps the input's row order (DuckDB's order preservation rules)."""
+    import json
+    names: list[str] = []
+
+    def walk(node: dict) -> None:
+        names.append(node.get("name", ""))
+        for child in node.get("children", []):
+            walk(child)
+    for root in json.loads(con.execute(f"EXPLAIN (FORMAT json) {sql}").fetchall()[0][1]):
+        walk(root)
+    return set(names) <= ORDER_KEEPING and sum(n in SCANS for n in names) == 1
+
+
+def _scalar_lookup(con: duckdb.DuckDBPyConnection, name: str, rows_sql: str, values: list[str]) -> None:
+    """A lookup without a join: ENUM type ``name_e`` over the keys ``k`` of ``rows_sql`` (distinct), and
+    per column ``c`` of ``values`` a list variable ``name_c`` indexed by the key's ``enum_code`` + 1."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM ({rows_sql}) WHERE k IS NOT NULL")
+    con.execute(f"CREATE TEMP TYPE {name}_e AS ENUM (SELECT k FROM {name} ORDER BY k)")
+    for c in values:
+        con.execute(f"SET VARIABLE {name}_{c} = (SELECT coalesce(list({q(c)} ORDER BY enum_code(CAST(k AS {name}_e))), []) "
+                    f"FROM {name})")
+
+
+def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid: str | None, line: str,
+                  out: str, file_stem: str, *, src_cols: set[str] | None = None,
+                  keep_raw: tuple[str, list[str]] | None = None) -> Checked:
     """Validate ``src`` (a raw or unpivoted temp table, aliased ``raw``) into view ``out`` and table ``out_err``.
 
     ``rid`` and ``line`` are SQL expressions (over alias ``raw``) for the record id and the line a
     person sees. Phase 1 computes every field, one ``_bad`` flag and a row hash ``_h`` at scan speed;
     phase 2 builds the full reason list, only for the rows flagged bad. ``out`` has ``_cid`` (its
     own row id) and ``_rid`` (the record id: joins may reorder rows, so it is carried explicitly).
+
+    ``src`` may also be a scan of the file itself (``src_cols`` then names its columns). With
+    ``rid=None`` the record id is the row's position: phase 1 is then one order-preserving scan with
+    no join (students and lookups are found through ENUM types, see :func:`_scalar_lookup`), run
+    outside any transaction, and ``_rid`` is the rowid of ``out_t``. With ``keep_raw = (table,
+    columns)`` phase 1 keeps those raw columns of the rows flagged bad, and only of those, in temp
+    table ``table`` (``_rid`` + the columns); phase 2 then reads that small table instead of ``src``,
+    so the file is scanned once.
     """
     inner, outer, checks, joins = [], [], [], []
-    src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
+    scalar = rid is None
+    n_lookups = 0
+    if src_cols is None:
+        src_cols = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
     unpivoted = None
     if preset.unpivot:  # a value cell is reported on the column it came from (q3, 兴趣_数学), not on 'value'
         name_f = preset.unpivot.get("name_field", "item")
@@ -146,34 +191,57 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
             checks.append((f"{vv} > b.{q('v__' + f.max_field)}", _err(label, rr, f.max_reason)))
         value = vv
         if f.student:
-            a = f"idm_{len(joins)}"
-            joins.append(f"LEFT JOIN (SELECT source_id AS sid, student_key FROM identity_vault_ids "
-                         f"WHERE system = {lit(f.student)}) {a} ON {a}.sid = {vv}")
-            pending = con.execute("SELECT count(*) FROM identity_vault_review WHERE system = ? AND status = 'pending'",
-                                  [f.student]).fetchall()[0][0]
-            joins.append(f"LEFT JOIN (SELECT DISTINCT source_id AS sid FROM identity_vault_review WHERE system = "
-                         f"{lit(f.student)} AND status = 'pending') {a}p ON {a}p.sid = {vv}" if pending else
-                         f"LEFT JOIN (SELECT NULL::VARCHAR AS sid) {a}p ON FALSE")
+            a = f"idm_{n_lookups}"
+            n_lookups += 2
+            if scalar:  # the same lookup as the joins below, as ENUM casts and list indexing
+                if f.type != "string":
+                    raise ValueError(f"field {n}: a student id looked up without a join must be a string")
+                _scalar_lookup(con, f"{out}_{a}", f"""SELECT sid AS k, any_value(student_key) AS student_key,
+                    bool_or(pending) AS pending FROM (
+                        SELECT source_id AS sid, student_key, FALSE AS pending FROM identity_vault_ids WHERE system = {lit(f.student)}
+                        UNION ALL SELECT source_id, NULL, TRUE FROM identity_vault_review WHERE system = {lit(f.student)}
+                        AND status = 'pending') GROUP BY sid""", ["student_key", "pending"])
+                code_col = q("c__" + a)
+                inner.append(f"enum_code(TRY_CAST({q('v__' + n)} AS {out}_{a}_e)) AS {code_col}")
+                key = f"getvariable({lit(f'{out}_{a}_student_key')})[b.{code_col} + 1]"
+                pending_sql = f"coalesce(getvariable({lit(f'{out}_{a}_pending')})[b.{code_col} + 1], FALSE)"
+            else:
+                joins.append(f"LEFT JOIN (SELECT source_id AS sid, student_key FROM identity_vault_ids "
+                             f"WHERE system = {lit(f.student)}) {a} ON {a}.sid = {vv}")
+                pending = con.execute("SELECT count(*) FROM identity_vault_review WHERE system = ? AND status = 'pending'",
+                                      [f.student]).fetchall()[0][0]
+                joins.append(f"LEFT JOIN (SELECT DISTINCT source_id AS sid FROM identity_vault_review WHERE system = "
+                             f"{lit(f.student)} AND status = 'pending') {a}p ON {a}p.sid = {vv}" if pending else
+                             f"LEFT JOIN (SELECT NULL::VARCHAR AS sid) {a}p ON FALSE")
+                key, pending_sql = f"{a}.student_key", f"{a}p.sid IS NOT NULL"
             ident = preset.identity
             if ident and ident.system == f.student and [f.source] == (ident.id if isinstance(ident.id, list) else [ident.id]):
                 # the file creates these identities itself: a row the identity step skipped has its own reason
-                checks.append((f"{vv} IS NOT NULL AND {a}.student_key IS NULL AND {a}p.sid IS NOT NULL",
+                checks.append((f"{vv} IS NOT NULL AND {key} IS NULL AND {pending_sql}",
                                _err(label, rr, "identity_pending")))
             elif not f.optional_student:
-                code = f"CASE WHEN {a}p.sid IS NOT NULL THEN 'identity_pending' ELSE 'unknown_student' END"
-                checks.append((f"{vv} IS NOT NULL AND {a}.student_key IS NULL", _err(label, rr, "", code)))
-            value = f"{a}.student_key"
+                code = f"CASE WHEN {pending_sql} THEN 'identity_pending' ELSE 'unknown_student' END"
+                checks.append((f"{vv} IS NOT NULL AND {key} IS NULL", _err(label, rr, "", code)))
+            value = key
         if f.lookup:
-            a = f"lk_{len(joins)}"
+            a = f"lk_{n_lookups}"
+            n_lookups += 1
             table, column = f.lookup["table"], f.lookup.get("column", n)
             give = f.lookup.get("value", column)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_{a} AS SELECT CAST({q(column)} AS VARCHAR) AS k, "
-                        f"min({q(give)}) AS v FROM {q(table)} GROUP BY 1")
-            joins.append(f"LEFT JOIN {out}_{a} {a} ON {a}.k = CAST({vv} AS VARCHAR)")
-            checks.append((f"{vv} IS NOT NULL AND {a}.k IS NULL",
+            rows = f"SELECT CAST({q(column)} AS VARCHAR) AS k, min({q(give)}) AS v FROM {q(table)} GROUP BY 1"
+            if scalar:
+                _scalar_lookup(con, f"{out}_{a}", rows, ["v"])
+                code_col = q("c__" + a)
+                inner.append(f"enum_code(TRY_CAST(CAST({q('v__' + n)} AS VARCHAR) AS {out}_{a}_e)) AS {code_col}")
+                found, found_value = f"b.{code_col} IS NOT NULL", f"getvariable({lit(f'{out}_{a}_v')})[b.{code_col} + 1]"
+            else:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_{a} AS {rows}")
+                joins.append(f"LEFT JOIN {out}_{a} {a} ON {a}.k = CAST({vv} AS VARCHAR)")
+                found, found_value = f"{a}.k IS NOT NULL", f"{a}.v"
+            checks.append((f"{vv} IS NOT NULL AND NOT ({found})",
                            _err(label, rr, f.lookup.get("reason", "unknown_reference"))))
             if "value" in f.lookup:
-                value = f"{a}.v"
+                value = found_value
         ttype = _target_type(preset, n)
         outer.append((f"CAST({value} AS {ttype})" if ttype and f.type != "list" else value) + f" AS {q(n)}")
     for n, f in preset.fields.items():
@@ -185,23 +253,40 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
         checks.append((f"{dv} IS NOT NULL AND ({term}) IS NULL",
                        _err(date_f.source or f.term_of, "b." + q("r__" + f.term_of), "date_outside_term")))
         outer.append(f"{term} AS {q(n)}")
-    qid = ", raw._quarantine_id" if _has_column(con, src, "_quarantine_id") else ""
-    body = f"""FROM (SELECT {rid} AS _rid{qid}, {', '.join(inner) if inner else 'NULL AS _none'}
-        FROM {src} raw@@WHERE@@) b {' '.join(joins)}"""
+    qid = "raw._quarantine_id, " if "_quarantine_id" in src_cols else ""
+    kept = [(c, q("_raw__" + c)) for c in keep_raw[1]] if keep_raw else []
+
+    def body(source: str, rid_sql: str | None, where: str = "", carry: str = "") -> str:
+        return f"""FROM (SELECT {f'{rid_sql} AS _rid, ' if rid_sql else ''}{qid}{carry}{', '.join(inner) if inner else 'NULL AS _none'}
+            FROM {source} raw{where}) b {' '.join(joins)}"""
     fields = [q(n) for n in preset.fields]
     flag = " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) or "FALSE"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *, hash({', '.join(fields)}) AS _h FROM (
-        SELECT b._rid{', b._quarantine_id' if qid else ''}, {', '.join(outer) if outer else 'NULL AS _none'},
-               ({flag}) AS _bad {body.replace('@@WHERE@@', '')})""")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, * FROM {out}_t")
+    carry = "".join(f"raw.{q(c)} AS {a}, " for c, a in kept)
+    # the failing rows' raw values as one list column (NULL on every other row: cheap to keep)
+    keep = f", CASE WHEN _bad THEN [{', '.join(a for _, a in kept)}]::VARCHAR[] END AS _raw" if kept else ""
+    phase1 = f"""CREATE OR REPLACE TEMP TABLE {out}_t AS SELECT *{_exclude(a for _, a in kept)}, hash({', '.join(fields)}) AS _h{keep}
+        FROM (SELECT {'' if scalar else 'b._rid, '}{'b._quarantine_id, ' if qid else ''}{', '.join(outer) if outer else 'NULL AS _none'},
+               ({flag}) AS _bad{''.join(f', b.{a}' for _, a in kept)} {body(src, rid, carry=carry)})"""
+    if scalar and not _keeps_order(con, phase1):  # positions would not be the records' own
+        raise OrderNotKept(f"{preset.name}: the one-scan check would not keep the file's row order")
+    con.execute(phase1)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT rowid AS _cid, {'rowid AS _rid, ' if scalar else ''}"
+                f"*{' EXCLUDE (_raw)' if kept else ''} FROM {out}_t")
     structs = ", ".join(f"CASE WHEN {c} THEN {e} END" for c, e in checks) or "NULL"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_err (_rid BIGINT, _errs STRUCT(\"column\" VARCHAR, "
                 f"\"value\" VARCHAR, code VARCHAR)[])")
+    if keep_raw:  # the failing rows' raw values, as a small table phase 2 reads instead of the file
+        raw_table = keep_raw[0]
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {raw_table} AS SELECT {'rowid AS ' if scalar else ''}_rid{''.join(f', _raw[{i}] AS {q(c)}' for i, (c, _) in enumerate(kept, 1))}
+            FROM {out}_t WHERE _bad ORDER BY _rid""")
+        second = body(raw_table, "raw._rid")
+    else:
+        second = body(src, rid, f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")
     if con.execute(f"SELECT count(*) FROM {out}_t WHERE _bad").fetchall()[0][0]:
-        con.execute(f"""INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL)
-            {body.replace('@@WHERE@@', f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")}""")
+        con.execute(f"INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL) {second}")
     return Checked(out, f"{out}_err", list(preset.fields))
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
+def _exclude(aliases) -> str:
+    names = ", ".join(aliases)
+    return f" EXCLUDE ({names})" if names else ""
