@@ -76,7 +76,7 @@ class WorkbenchEngine(NBClientEngine):
                              log=_log(), log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
         if deadline:
             end = time.monotonic() + float(deadline)
-            final["timeout_func"] = lambda cell: max(1, int(end - time.monotonic()))
+            final["timeout_func"] = lambda cell: max(1.0, end - time.monotonic())
             final["interrupt_on_timeout"] = True
             final["error_on_timeout"] = {"ename": "NotebookTimeout",
                                          "evalue": f"the notebook ran longer than its {deadline:g} s limit",

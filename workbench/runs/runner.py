@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from workbench.model.estimator import as_spec
+from workbench.reports.common import display_code
 from workbench.runs.prepare import DEFAULT_SPEC, data_fingerprint, prepare_term, previous_term, term_classes
 from workbench.store import TABLES, default_store_path, open_store
 
@@ -43,11 +44,6 @@ PACKAGES = ("profile-workbench", "papermill", "nbclient", "nbconvert", "pandas",
             "matplotlib")
 DEFAULT_TIMEOUT = 600.0
 MANIFEST_VERSION = 1
-
-
-def display_code(student_key: str) -> str:
-    """The pseudonymous code reports show for a student: ``S-`` and six characters of the key."""
-    return "S-" + student_key.removeprefix("S")[:6]
 
 
 @dataclass
@@ -248,7 +244,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
         if not force and _reusable(old_classes.get(c), out) and old_classes[c].get("key") == r.key:
             _restore(r, old_classes[c], "skipped")
             continue
-        _clear_outputs(out, c)
+        _clear_outputs(out, term, c)
         base = {"term": term, "spec": spec.source or spec.id, "store": str(store_file), "lang": lang}
         tasks.append({"id": ("class", c), "input": str(NOTEBOOKS / CLASS_NB),
                       "output": str(out / "classes" / f"{c}.ipynb"), "html": str(out / "classes" / f"{c}.html"),
@@ -276,6 +272,9 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
             if res["status"] != "ok":
                 r.error = res["error"]
                 r.outputs = [f"classes/{c}.ipynb"]
+                (out / _class_csv(term, c)).unlink(missing_ok=True)
+            elif (out / _class_csv(term, c)).exists():
+                r.outputs.append(_class_csv(term, c))
         else:
             code = res["id"][2]
             r.seconds += res["seconds"]
@@ -345,8 +344,13 @@ def _restore(r: ClassResult, entry: dict, status: str) -> None:
     r.seconds = 0.0
 
 
-def _clear_outputs(out: Path, c: str) -> None:
-    for p in (out / "classes" / f"{c}.ipynb", out / "classes" / f"{c}.html"):
+def _class_csv(term: str, c: str) -> str:
+    """The card table the class notebook writes into its ``output_dir``."""
+    return f"classes/class_report_{term}_{c}.csv"
+
+
+def _clear_outputs(out: Path, term: str, c: str) -> None:
+    for p in (out / "classes" / f"{c}.ipynb", out / "classes" / f"{c}.html", out / _class_csv(term, c)):
         p.unlink(missing_ok=True)
     shutil.rmtree(out / "students" / c, ignore_errors=True)
 
