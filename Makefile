@@ -11,6 +11,8 @@ DEMO_DIR ?= data/demo
 SEED ?= 20260901
 DEMO_TERM ?= 2026-2027-1
 SPECS ?= academic_emotion whole_person online_engagement
+JOBS ?= 2
+RUN_FLAGS ?= --student-reports
 
 .PHONY: install demo test bench clean system-deps
 
@@ -37,6 +39,7 @@ demo: install
 	  $(BIN)/workbench profile --term $(DEMO_TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
 	done
 	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
+	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -46,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/indicators.py
 	@test -x benchmarks/_work/venv-pybkt/bin/python || { $(PYTHON) -m venv benchmarks/_work/venv-pybkt && benchmarks/_work/venv-pybkt/bin/python -m pip install --quiet "pybkt==1.4.3" "numpy<2.4" "scikit-learn<1.8" pandas; } || echo "pyBKT reference environment not available; mastery benchmark runs without it"
 	$(BIN)/python benchmarks/mastery.py
+	$(BIN)/python benchmarks/term_run.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work
