@@ -127,12 +127,16 @@ def test_teaching_map_matches_mastery(demo_con, kg):
     assert set(t["grid"].columns) <= {display_code(k) for k in keys} and len(t["grid"].columns) == len(keys)
     assert len(t["lacking"]) >= 1
     for row in t["lacking"].itertuples():
-        assert row.share_lacking >= 0.5 and row.students_with_evidence >= MIN_CELL
+        assert row.students_with_evidence >= MIN_CELL
         n, lacking = demo_con.execute("""SELECT count(p_mastery), count(*) FILTER (WHERE p_mastery < 0.5) FROM mastery
                                          WHERE term_id = ? AND kp_id = ? AND list_contains(?, student_key)""",
                                       [TERM, row.kp, keys]).fetchone()
         assert row.students_with_evidence == n and row.lacking == (lacking if lacking >= MIN_CELL else SUPPRESSED)
-        assert row.share_lacking == pytest.approx(lacking / n, abs=0.001)
+        assert lacking / n >= 0.5
+        if lacking >= MIN_CELL:
+            assert row.share_lacking == pytest.approx(lacking / n, abs=0.001)
+        else:                                   # 7 of 12 would show as 58 %: the share is suppressed too
+            assert row.share_lacking == SUPPRESSED
     m = demo_con.execute("SELECT kp_id, student_key, p_mastery FROM mastery WHERE term_id = ? AND p_mastery IS NOT NULL "
                          "AND list_contains(?, student_key)", [TERM, keys]).df()
     m["chapter"] = m["kp_id"].map(lambda k: kg.chapter(k))

@@ -169,7 +169,9 @@ def class_teaching_map(con: duckdb.DuckDBPyConnection, term: str, class_id: str,
     points = summary.assign(
         students_with_evidence=summary["students_with_evidence"].map(count_cell),
         lacking=summary["lacking"].map(count_cell),
-        share_lacking=[s if ok else SUPPRESSED for s, ok in zip(summary["share_lacking"], enough)]).astype(
+        # a share over few lacking students would give their number away: suppressed like the count
+        share_lacking=[s if ok and not (0 < n < MIN_CELL) else SUPPRESSED
+                       for s, ok, n in zip(summary["share_lacking"], enough, summary["lacking"])]).astype(
         {"students_with_evidence": object, "lacking": object, "share_lacking": object})
     lacking = points[enough & (summary["share_lacking"] >= 0.5)]
     shown = summary[enough].sort_values(["share_lacking", "lacking"], ascending=False).index[:MAX_MAP_POINTS]

@@ -32,6 +32,9 @@ __import__("gc").collect()
 """
 
 
+RESET_TIMEOUT = 30   # seconds: a kernel that cannot even reset is replaced
+
+
 class _Client(PapermillNotebookClient):
     """Runs the reset code (without history) before the notebook's first cell when the kernel is reused."""
 
@@ -40,7 +43,11 @@ class _Client(PapermillNotebookClient):
     def papermill_execute_cells(self):
         if self.reset_code:
             msg_id = self.kc.execute(self.reset_code, store_history=False, silent=True)
-            reply = self.wait_for_reply(msg_id)
+            timeout, self.timeout = self.timeout, RESET_TIMEOUT
+            try:
+                reply = self.wait_for_reply(msg_id)
+            finally:
+                self.timeout = timeout
             if reply is None or reply["content"].get("status") != "ok":
                 raise RuntimeError(f"could not reset the reused kernel: {reply and reply['content']}")
         super().papermill_execute_cells()
@@ -87,13 +94,22 @@ class WorkbenchEngine(NBClientEngine):
         client.reset_code = RESET.format(cwd=str(kernel_cwd or ".")) if cls.notebooks_run else None
         try:
             nb = client.execute(cleanup_kc=False)
-        finally:
-            kc = client.kc
-            if kc is not None:
-                kc.stop_channels()
-                client.kc = None
+        except BaseException:
+            # the kernel may still be busy (an interrupt it ignored) or hold the notebook's state: replace it
+            _stop(client)
+            cls.shutdown()
+            raise
+        _stop(client)
         cls.notebooks_run += 1
+        if deadline and time.monotonic() > end:      # a cell was interrupted: do not reuse that kernel
+            cls.shutdown()
         return nb
+
+
+def _stop(client) -> None:
+    if client.kc is not None:
+        client.kc.stop_channels()
+        client.kc = None
 
 
 def _kernel_manager(kernel_name: str):

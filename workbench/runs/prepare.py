@@ -22,9 +22,9 @@ from workbench.model.spec import ProfileSpec
 from workbench.store import TABLES, open_store
 
 DEFAULT_SPEC = "whole_person"
-# results and bookkeeping: not inputs of a term run
-DERIVED = {"profiles", "profile_students", "profile_runs", "indicator_values", "mastery", "alerts", "interventions",
-           "audit_log", "workbench_meta", "ingest_log"}
+# results and bookkeeping: not inputs of a term run (alerts and interventions are: the class report shows them)
+DERIVED = {"profiles", "profile_students", "profile_runs", "indicator_values", "mastery", "audit_log", "workbench_meta",
+           "ingest_log"}
 
 
 @dataclass

@@ -93,6 +93,14 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
 
 
+def _source_files() -> list[Path]:
+    """Files besides the notebooks that shape a report: knowledge graphs, the indicator catalogue, the
+    report code (an editable install keeps its version number while the code changes)."""
+    pkg = Path(__file__).resolve().parents[1]
+    return sorted([*(REPO / "knowledge_graphs").glob("*.yaml"), *(pkg / "indicators" / "catalogue").glob("*.yaml"),
+                   *(pkg / "reports").glob("*.py")])
+
+
 def package_versions() -> dict[str, str]:
     out = {}
     for p in PACKAGES:
@@ -155,12 +163,12 @@ def execute_report(task: dict) -> dict:
     import workbench.runs.engine  # noqa: F401  (registers the engine in this process)
     t0 = time.perf_counter()
     out_nb, out_html = Path(task["output"]), Path(task["html"])
-    out_nb.parent.mkdir(parents=True, exist_ok=True)
-    out_html.unlink(missing_ok=True)
     try:
+        out_nb.parent.mkdir(parents=True, exist_ok=True)
+        out_html.unlink(missing_ok=True)
         nb = pm.execute_notebook(task["input"], str(out_nb), parameters=task["parameters"], engine_name="workbench",
                                  kernel_name="python3", progress_bar=False, log_output=False,
-                                 deadline=task["timeout"], kernel_cwd=str(REPO))
+                                 deadline=task["timeout"], kernel_cwd=str(REPO), cwd=str(REPO))
         export_html(nb, out_html, task.get("title") or out_nb.stem)
         return {"id": task["id"], "status": "ok", "seconds": time.perf_counter() - t0}
     except Exception as exc:  # noqa: BLE001 - a failing report fails alone
@@ -172,7 +180,7 @@ def execute_report(task: dict) -> dict:
 
 def _error_line(exc: Exception, seconds: float, timeout: float | None) -> str:
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
-    if timeout and seconds >= timeout * 0.98 and ename in ("KeyboardInterrupt", "NotebookTimeout"):
+    if timeout and seconds >= timeout * 0.98:
         return f"timed out after {timeout:g} s / 超时"
     cell = getattr(exc, "exec_count", None)
     first = str(evalue).strip().splitlines()[0] if str(evalue).strip() else ""
@@ -200,7 +208,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
     t0 = time.perf_counter()
     spec = as_spec(spec)
     store_file = default_store_path(store_path).resolve()
-    out = Path(out_dir) if out_dir else store_file.parent / "runs" / term
+    out = (Path(out_dir) if out_dir else store_file.parent / "runs" / term).resolve()
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     old = _load_manifest(manifest_path)
@@ -208,10 +216,11 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
     with open_store(store_file, read_only=True) as store:
         fingerprint = data_fingerprint(store.con)
         known = {c["class_id"]: c for c in term_classes(store.con, term)}
-    notebooks = {CLASS_NB: file_hash(NOTEBOOKS / CLASS_NB), STUDENT_NB: file_hash(NOTEBOOKS / STUDENT_NB)}
+    notebooks = {CLASS_NB: file_hash(NOTEBOOKS / CLASS_NB), STUDENT_NB: file_hash(NOTEBOOKS / STUDENT_NB),
+                 "sources": _sha(*[file_hash(f) for f in _source_files()])}
     versions = package_versions()
     inputs = _sha(fingerprint, spec.hash, notebooks, versions, lang, student_reports, MANIFEST_VERSION)
-    wanted = list(classes) if classes else list(known)
+    wanted = list(dict.fromkeys(classes)) if classes else list(known)
     if not wanted:
         raise ValueError(f"term {term!r} has no classes with students in {store_file} / 该学期没有班级")
 
@@ -219,14 +228,14 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
     old_classes = (old or {}).get("classes", {})
     # fast path: nothing changed since the last run
     if not force and old and old.get("inputs") == inputs and all(
-            _reusable(old_classes.get(c), out) for c in wanted):
+            _reusable(old_classes.get(c), out) and old_classes[c].get("inputs") == inputs for c in wanted):
         for c in wanted:
             _restore(results[c], old_classes[c], "skipped")
         say(f"{term}: nothing changed since {old.get('finished_at')}; {len(wanted)} classes skipped / 输入未变，全部跳过")
         return _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results, [],
-                       t0, jobs, lang, student_reports, timeout)
+                       t0, jobs, lang, student_reports, timeout, known)
 
-    data_changed = old is None or old.get("data_fingerprint") != fingerprint
+    data_changed = old is None or old.get("data_fingerprint") != fingerprint or old.get("packages") != versions
     say(f"{term}: preparing profile and mastery once for the term"
         + (" (data changed: recomputing)" if data_changed else "") + " / 准备学期数据")
     tp = time.perf_counter()
@@ -237,6 +246,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
         rosters = class_rosters(store.con, term)
         prev = previous_term(store.con, term)
 
+    spec_arg = _spec_argument(spec, out)
     tasks: list[dict] = []
     for c in wanted:
         r = results[c]
@@ -245,7 +255,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
             _restore(r, old_classes[c], "skipped")
             continue
         _clear_outputs(out, term, c)
-        base = {"term": term, "spec": spec.source or spec.id, "store": str(store_file), "lang": lang}
+        base = {"term": term, "spec": spec_arg, "store": str(store_file), "lang": lang}
         tasks.append({"id": ("class", c), "input": str(NOTEBOOKS / CLASS_NB),
                       "output": str(out / "classes" / f"{c}.ipynb"), "html": str(out / "classes" / f"{c}.html"),
                       "parameters": base | {"class_id": c, "output_dir": str(out / "classes")},
@@ -291,7 +301,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
         if r.student_reports:
             r.student_reports["codes"].sort()
     run = _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results,
-                  prepared.computed, t0, jobs, lang, student_reports, timeout)
+                  prepared.computed, t0, jobs, lang, student_reports, timeout, known)
     run.prepare_seconds = prepare_seconds
     return run
 
@@ -316,14 +326,29 @@ def _execute_all(tasks: list[dict], jobs: int, progress: bool):
             return
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-            futures = [pool.submit(execute_report, t) for t in tasks]
+            futures = {pool.submit(execute_report, t): t for t in tasks}
             for f in cf.as_completed(futures):
-                yield f.result()
+                try:
+                    res = f.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died: its notebook fails, the run goes on
+                    res = {"id": futures[f]["id"], "status": "failed", "seconds": 0.0,
+                           "error": f"worker process failed: {type(exc).__name__}: {exc}"}
+                yield res
                 if bar:
                     bar.update()
     finally:
         if bar:
             bar.close()
+
+
+def _spec_argument(spec, out: Path) -> str:
+    """What the notebooks get as ``spec``: an absolute path (a spec built in memory is written out first)."""
+    src = Path(str(spec.source)) if spec.source else None
+    if src is not None and src.is_file():
+        return str(src.resolve())
+    path = out / "spec.yaml"
+    path.write_text(spec.dump() if hasattr(spec, "dump") else json.dumps(spec.doc, ensure_ascii=False), encoding="utf-8")
+    return str(path)
 
 
 def _class_result(c: str, known: dict) -> ClassResult:
@@ -364,7 +389,7 @@ def _load_manifest(path: Path) -> dict | None:
 
 
 def _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results, prepared, t0, jobs,
-            lang, student_reports, timeout) -> TermRun:
+            lang, student_reports, timeout, known=()) -> TermRun:
     seconds = time.perf_counter() - t0
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     doc = {
@@ -374,12 +399,12 @@ def _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, version
         "packages": versions, "lang": lang, "student_reports": student_reports, "jobs": jobs, "timeout_s": timeout,
         "prepared": prepared, "finished_at": now, "seconds": round(seconds, 3),
         # earlier entries of classes not run now are kept while the class still exists in the term
-        "classes": {c: v for c, v in ((old or {}).get("classes") or {}).items() if c in results or v.get("grade")},
+        "classes": {c: v for c, v in ((old or {}).get("classes") or {}).items() if c in results or c in known},
     }
     for c, r in results.items():
         doc["classes"][c] = {"name": r.name, "grade": r.grade, "students": r.students, "status": r.status,
-                             "seconds": round(r.seconds, 3), "key": r.key, "outputs": r.outputs, "error": r.error,
-                             "student_reports": r.student_reports}
+                             "seconds": round(r.seconds, 3), "key": r.key, "inputs": inputs, "outputs": r.outputs,
+                             "error": r.error, "student_reports": r.student_reports}
     manifest = out / "manifest.json"
     tmp = manifest.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
