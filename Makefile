@@ -12,7 +12,7 @@ SEED ?= 20260901
 DEMO_TERM ?= 2026-2027-1
 SPECS ?= academic_emotion whole_person online_engagement
 JOBS ?= 2
-RUN_FLAGS ?= --student-reports
+RUN_FLAGS ?=
 
 .PHONY: install demo test bench clean system-deps
 
