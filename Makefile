@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (installed once, only when missing).
-DEBIAN_PACKAGES :=
+DEBIAN_PACKAGES := chromium fonts-noto-cjk
 STORE ?= data/workbench.duckdb
 DEMO_DIR ?= data/demo
 SEED ?= 20260901
@@ -16,7 +16,7 @@ RUN_FLAGS ?=
 
 .PHONY: install demo test bench clean system-deps
 
-install: $(STAMP)
+install: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

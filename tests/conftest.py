@@ -157,3 +157,28 @@ def xapi(shared_data, key, tmp_path_factory):
         source = list(csv.DictReader(fh))
     yield store, reports, source
     store.close()
+
+
+# ---------------------------------------------------------------------------------------------- prepared demo
+@pytest.fixture(scope="session")
+def prepared_demo(demo_school, tmp_path_factory):
+    """A copy of the demo school prepared for 2026-2027-1 (whole_person profile, mastery), with the
+    academic_emotion profile too (its five segments leave small groups in every class)."""
+    import shutil
+
+    from workbench.model.run import run_profile
+    from workbench.runs import prepare_term
+    path = tmp_path_factory.mktemp("reports") / "store.duckdb"
+    shutil.copy(demo_school["store"], path)
+    prepared = prepare_term(path, "2026-2027-1")
+    with open_store(path) as store:
+        run_profile(store, "2026-2027-1", "academic_emotion")
+    return {"store": path, "prepared": prepared}
+
+
+@pytest.fixture(scope="session")
+def demo_con(prepared_demo):
+    import duckdb
+    con = duckdb.connect(str(prepared_demo["store"]), read_only=True)
+    yield con
+    con.close()

@@ -1,7 +1,6 @@
-"""Stores for the report tests, built once per session from the shared demo school and xAPI-Edu stores.
+"""Stores for the report tests, built once per session from the shared demo school and xAPI-Edu stores
+(``prepared_demo`` lives in tests/conftest.py).
 
-- ``prepared_demo``: a copy of the demo school, prepared for 2026-2027-1 (whole_person profile, mastery)
-  and with the academic_emotion profile too (its five segments leave small groups in every class).
 - ``two_term_demo``: a copy of ``prepared_demo`` with a previous term 2025-2026-2 whose whole_person
   profile is this term's shifted by a known amount per student (every student but 35 of G7C2), and one
   alert. The demo school has one term; this store tests the growth arithmetic and the alert section.
@@ -12,33 +11,14 @@ from __future__ import annotations
 
 import shutil
 
-import duckdb
 import pytest
 
-from workbench.model.run import run_profile
 from workbench.runs import prepare_term
 from workbench.store import open_store
 
 TERM = "2026-2027-1"
 PREVIOUS = "2025-2026-2"
 SHIFT = "(hash(student_key) % 21)::DOUBLE - 10"     # then = now − shift, per student
-
-
-@pytest.fixture(scope="session")
-def prepared_demo(demo_school, tmp_path_factory):
-    path = tmp_path_factory.mktemp("reports") / "store.duckdb"
-    shutil.copy(demo_school["store"], path)
-    prepared = prepare_term(path, TERM)
-    with open_store(path) as store:
-        run_profile(store, TERM, "academic_emotion")
-    return {"store": path, "prepared": prepared}
-
-
-@pytest.fixture(scope="session")
-def demo_con(prepared_demo):
-    con = duckdb.connect(str(prepared_demo["store"]), read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="session")
