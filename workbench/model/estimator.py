@@ -87,46 +87,19 @@ class ProfileModel(TransformerMixin, BaseEstimator):
         cat = load_catalogue()
         X = self._frame(X)
         self.spec_ = spec
-        self.excluded_: dict[str, str] = {}
-        self.weights_: dict[str, dict[str, float]] = {}
-        self.signs_: dict[str, int] = {}
-        self.warnings_: list[str] = []
-        for d, dspec in spec.dimensions.items():
-            kept = {}
-            for i, ind in enumerate(dspec["indicators"]):
-                iid = ind["id"]
-                direction = ind.get("direction", cat[iid].direction)
-                self.signs_[iid] = 1 if direction == "higher_better" else -1
-                if iid not in X.columns or X[iid].notna().sum() == 0:
-                    self.excluded_[iid] = (f"{spec.source}: dimensions.{d}.indicators[{i}].id: {iid} has no data here; "
-                                           f"excluded and the other weights of {d} renormalised / 该指标无数据，已排除并重新分配权重")
-                    continue
-                if float(ind.get("weight", 1)) > 0:
-                    kept[iid] = float(ind.get("weight", 1))
-            if kept:
-                self.weights_[d] = kept
-            else:
-                self.warnings_.append(f"{spec.source}: dimensions.{d}: no indicator of this dimension has data; the "
-                                      f"dimension is left out and the composite reweighted / 该维度无可用指标，已排除")
-        if not self.weights_:
-            raise ValueError(f"{spec.source}: none of the spec's indicators has data / 所有指标均无数据")
-        self.dimension_weights_ = {d: float(spec.dimensions[d].get("weight", 1)) for d in self.weights_}
+        sel = select_indicators(spec, X, cat)
+        self.weights_, self.signs_, self.excluded_ = sel.weights, sel.signs, sel.excluded
+        self.warnings_ = list(sel.warnings)
+        self.dimension_weights_ = sel.dimension_weights
         self.indicators_ = [i for w in self.weights_.values() for i in w]
         groups = self._groups(X)
-        self.normalisers_ = {i: NORMALISERS[spec.normaliser]().fit(X[i].astype(float), groups) for i in self.indicators_}
-        self.medians_ = {}
+        self.normalisers_, self.medians_ = {}, {}
         for i in self.indicators_:
-            med = X[i].astype(float).groupby(groups.to_numpy()).median().to_dict()
-            med[ALL] = float(X[i].median())
-            self.medians_[i] = med
+            self.normalisers_[i], self.medians_[i] = fit_indicator(X[i], groups, spec.normaliser)
         norm, raw_u, imputed = self._normalise(X)
         dims = self._dimensions(norm)
         self.reliability_ = {d: _cronbach_alpha(norm[list(w)]) for d, w in self.weights_.items()}
-        for d, a in self.reliability_.items():
-            if a is not None and a < ALPHA_WARN:
-                self.warnings_.append(
-                    f"{spec.source}: dimensions.{d}: its indicators do not hang together (Cronbach's alpha = {a:.2f} < "
-                    f"{ALPHA_WARN}); read this dimension's score with care / 该维度指标内部一致性低（α = {a:.2f}）")
+        self.warnings_ += alpha_warnings(spec, self.reliability_)
         self.dimension_correlation_ = dims[list(self.weights_)].corr(method="spearman")
         self.segmenter_ = Segmenter(**_segment_params(spec)).fit(dims[list(self.weights_)])
         self.segment_labels_ = self.segmenter_.describe(
@@ -192,24 +165,16 @@ class ProfileModel(TransformerMixin, BaseEstimator):
         return X
 
     def _groups(self, X: pd.DataFrame) -> pd.Series:
-        col = SCOPE_COLUMNS[self.spec_.scope]
-        if col in X.columns:
-            return X[col].astype(object).where(X[col].notna(), ALL)
-        return pd.Series(ALL, index=X.index, dtype=object)
+        return scope_groups(X, self.spec_.scope)
 
     def _normalise(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         groups = self._groups(X)
         norm, raw_u, imputed = {}, {}, {}
         for i in self.indicators_:
-            x = X[i].astype(float) if i in X.columns else pd.Series(np.nan, index=X.index)
-            miss = x.isna()
-            if self.spec_.missing == "impute" and miss.any():
-                med = self.medians_[i]
-                fill = groups[miss].map(lambda g: med.get(g, med[ALL])).astype(float).fillna(med[ALL])
-                x = x.copy()
-                x[miss] = fill
+            x = X[i] if i in X.columns else pd.Series(np.nan, index=X.index)
+            u, miss = apply_indicator(self.normalisers_[i], self.medians_[i], x, groups, self.spec_.missing)
+            if miss is not None:
                 imputed[i] = miss
-            u = self.normalisers_[i].transform(x, groups)
             raw_u[i] = u
             norm[i] = u if self.signs_[i] > 0 else 1.0 - u
         idx = X.index
@@ -217,12 +182,7 @@ class ProfileModel(TransformerMixin, BaseEstimator):
                 pd.DataFrame(imputed, index=idx, dtype=bool) if imputed else pd.DataFrame(index=idx))
 
     def _dimensions(self, norm: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for d, w in self.weights_.items():
-            out[d] = 100 * _weighted_mean(norm[list(w)], np.array(list(w.values())))
-        dims = pd.DataFrame(out, index=norm.index)
-        dims["overall"] = _weighted_mean(dims, np.array([self.dimension_weights_[d] for d in self.weights_]))
-        return dims
+        return dimension_scores(norm, self.weights_, self.dimension_weights_)
 
     def _tags(self, X: pd.DataFrame, dims: pd.DataFrame) -> pd.DataFrame:
         space = pd.concat([X.drop(columns=[c for c in X.columns if c in dims.columns], errors="ignore"), dims], axis=1)
@@ -271,6 +231,97 @@ class ProfileModel(TransformerMixin, BaseEstimator):
             zh_out.append("；".join(zh_parts) or "无突出因素")
             en_out.append("; ".join(en_parts) or "no factor stands out")
         return pd.Series(zh_out, index=X.index), pd.Series(en_out, index=X.index)
+
+
+# ---------------------------------------------------------------------------------------- shared steps
+# ProfileModel.fit and the model builder's live preview (workbench.model.preview) run the same steps.
+@dataclass
+class Selection:
+    """Which of a spec's indicators score here, with what weight and sign, and what was left out."""
+    weights: dict[str, dict[str, float]]       # dimension → indicator → weight (> 0, with data)
+    signs: dict[str, int]                       # indicator → +1 (higher better) / −1
+    dimension_weights: dict[str, float]
+    excluded: dict[str, str]                    # indicator → why (spec path, zh/en)
+    warnings: list[str]
+
+
+def select_indicators(spec: ProfileSpec, X: pd.DataFrame, cat=None) -> Selection:
+    """Keep the spec's indicators that have data in ``X`` and a weight above 0; dimensions left without
+    one are dropped (and the composite reweighted)."""
+    cat = cat or load_catalogue()
+    weights: dict[str, dict[str, float]] = {}
+    signs: dict[str, int] = {}
+    excluded: dict[str, str] = {}
+    warnings_: list[str] = []
+    for d, dspec in spec.dimensions.items():
+        kept = {}
+        for i, ind in enumerate(dspec["indicators"]):
+            iid = ind["id"]
+            direction = ind.get("direction", cat[iid].direction)
+            signs[iid] = 1 if direction == "higher_better" else -1
+            if iid not in X.columns or X[iid].notna().sum() == 0:
+                excluded[iid] = (f"{spec.source}: dimensions.{d}.indicators[{i}].id: {iid} has no data here; "
+                                 f"excluded and the other weights of {d} renormalised / 该指标无数据，已排除并重新分配权重")
+                continue
+            if float(ind.get("weight", 1)) > 0:
+                kept[iid] = float(ind.get("weight", 1))
+        if kept:
+            weights[d] = kept
+        else:
+            warnings_.append(f"{spec.source}: dimensions.{d}: no indicator of this dimension has data; the "
+                             f"dimension is left out and the composite reweighted / 该维度无可用指标，已排除")
+    if not weights:
+        raise ValueError(f"{spec.source}: none of the spec's indicators has data / 所有指标均无数据")
+    dimension_weights = {d: float(spec.dimensions[d].get("weight", 1)) for d in weights}
+    return Selection(weights, signs, dimension_weights, excluded, warnings_)
+
+
+def scope_groups(X: pd.DataFrame, scope: str) -> pd.Series:
+    """The comparison group of each student (class, grade or school); missing → everyone."""
+    col = SCOPE_COLUMNS[scope]
+    if col in X.columns:
+        return X[col].astype(object).where(X[col].notna(), ALL)
+    return pd.Series(ALL, index=X.index, dtype=object)
+
+
+def fit_indicator(x: pd.Series, groups: pd.Series, normaliser: str):
+    """The fitted normaliser of one indicator and its medians per scope group (for imputation)."""
+    x = x.astype(float)
+    fitted = NORMALISERS[normaliser]().fit(x, groups)
+    med = x.groupby(groups.to_numpy()).median().to_dict()
+    med[ALL] = float(x.median())
+    return fitted, med
+
+
+def apply_indicator(fitted, medians: dict, x: pd.Series, groups: pd.Series,
+                    missing: str) -> tuple[pd.Series, pd.Series | None]:
+    """Values on [0, 1] (0.5 = the group's typical student, direction not yet applied), and which rows
+    were imputed (``None`` unless the policy is ``impute``)."""
+    x = x.astype(float)
+    imputed = None
+    if missing == "impute":
+        miss = x.isna()
+        if miss.any():
+            fill = groups[miss].map(lambda g: medians.get(g, medians[ALL])).astype(float).fillna(medians[ALL])
+            x = x.copy()
+            x[miss] = fill
+        imputed = miss
+    return fitted.transform(x, groups), imputed
+
+
+def dimension_scores(norm: pd.DataFrame, weights: dict[str, dict[str, float]],
+                     dimension_weights: dict[str, float]) -> pd.DataFrame:
+    """Dimension scores (0–100, weighted mean of the available normalised indicators) and ``overall``."""
+    out = {d: 100 * _weighted_mean(norm[list(w)], np.array(list(w.values()))) for d, w in weights.items()}
+    dims = pd.DataFrame(out, index=norm.index)
+    dims["overall"] = _weighted_mean(dims, np.array([dimension_weights[d] for d in weights]))
+    return dims
+
+
+def alpha_warnings(spec: ProfileSpec, reliability: dict[str, float | None]) -> list[str]:
+    return [f"{spec.source}: dimensions.{d}: its indicators do not hang together (Cronbach's alpha = {a:.2f} < "
+            f"{ALPHA_WARN}); read this dimension's score with care / 该维度指标内部一致性低（α = {a:.2f}）"
+            for d, a in reliability.items() if a is not None and a < ALPHA_WARN]
 
 
 def _fmt(v: float) -> str:
