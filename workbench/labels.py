@@ -40,6 +40,69 @@ UI: dict[str, dict[str, str]] = {
     "status": {"zh": "状态", "en": "status"},
     "unchanged": {"zh": "未变化（已导入过）", "en": "unchanged (already ingested)"},
     "total": {"zh": "合计", "en": "total"},
+    # ---- model builder ----------------------------------------------------------------------------
+    "mb_title": {"zh": "画像模型构建器", "en": "Profile model builder"},
+    "mb_unsaved": {"zh": "未保存", "en": "unsaved"},
+    "mb_saved": {"zh": "已保存", "en": "saved"},
+    "mb_undo": {"zh": "撤销", "en": "Undo"},
+    "mb_redo": {"zh": "重做", "en": "Redo"},
+    "mb_save": {"zh": "保存", "en": "Save"},
+    "mb_load": {"zh": "打开", "en": "Open"},
+    "mb_model": {"zh": "模型", "en": "Model"},
+    "mb_saved_to": {"zh": "已保存到 {path}（第 {n} 版）", "en": "saved to {path} (revision {n})"},
+    "mb_loaded": {"zh": "已打开 {name}", "en": "opened {name}"},
+    "mb_discard": {"zh": "有未保存的更改；再点一次「打开」将放弃它们", "en": "there are unsaved changes; click Open again to discard them"},
+    "mb_options": {"zh": "计分方式", "en": "Scoring"},
+    "mb_normaliser": {"zh": "标准化方法", "en": "Normaliser"},
+    "mb_scope": {"zh": "比较范围", "en": "Compare within"},
+    "mb_missing": {"zh": "缺失数据", "en": "Missing data"},
+    "opt_percentile": {"zh": "百分位（推荐）", "en": "percentile (recommended)"},
+    "opt_zscore": {"zh": "标准分 z", "en": "z-score"},
+    "opt_minmax": {"zh": "最小–最大", "en": "min–max"},
+    "opt_class": {"zh": "班级", "en": "class"},
+    "opt_grade": {"zh": "年级", "en": "grade"},
+    "opt_school": {"zh": "全校", "en": "school"},
+    "opt_reweight": {"zh": "按已有指标重新分配权重", "en": "reweight the available indicators"},
+    "opt_impute": {"zh": "用同组中位数插补", "en": "impute the group median"},
+    "opt_kmeans": {"zh": "K 均值", "en": "k-means"},
+    "opt_gmm": {"zh": "高斯混合", "en": "Gaussian mixture"},
+    "opt_auto": {"zh": "自动", "en": "auto"},
+    "mb_dimension_weight": {"zh": "维度权重", "en": "dimension weight"},
+    "mb_share": {"zh": "占综合 {share}", "en": "{share} of the composite"},
+    "mb_not_scored": {"zh": "未计分", "en": "not scored"},
+    "mb_higher_better": {"zh": "越高越好", "en": "higher is better"},
+    "mb_lower_better": {"zh": "越低越好", "en": "lower is better"},
+    "mb_tags": {"zh": "标签规则", "en": "Tag rules"},
+    "mb_rule": {"zh": "规则", "en": "rule"},
+    "mb_new_tag": {"zh": "新标签", "en": "New tag"},
+    "mb_label_zh": {"zh": "中文名称", "en": "Chinese label"},
+    "mb_label_en": {"zh": "英文名称", "en": "English label"},
+    "mb_add": {"zh": "添加", "en": "Add"},
+    "mb_remove": {"zh": "删除", "en": "Remove"},
+    "mb_rule_help": {"zh": "例：academic < 40 and psy_gad7_max >= 10；可用维度编号、overall、指标编号，and/or/not，abs/min/max/missing",
+                     "en": "e.g. academic < 40 and psy_gad7_max >= 10; use dimension ids, overall, indicator ids, "
+                           "and/or/not, abs/min/max/missing"},
+    "mb_segments": {"zh": "学生分群", "en": "Segmentation"},
+    "mb_method": {"zh": "方法", "en": "method"},
+    "mb_k": {"zh": "群数", "en": "segments"},
+    "mb_seed": {"zh": "随机种子", "en": "seed"},
+    "mb_run_segments": {"zh": "预览分群", "en": "Preview segments"},
+    "mb_segments_stale": {"zh": "模型已更改，点击「预览分群」更新", "en": "the model changed; click Preview segments to update"},
+    "mb_preview": {"zh": "实时预览", "en": "Live preview"},
+    "mb_distribution": {"zh": "综合得分分布", "en": "Composite scores"},
+    "mb_summary": {"zh": "{n} 名学生 · 综合均值 {mean} · 中位数 {median} · 标准差 {sd}",
+                   "en": "{n} students · composite mean {mean} · median {median} · SD {sd}"},
+    "mb_reliability": {"zh": "内部一致性（Cronbach α）", "en": "Internal consistency (Cronbach's alpha)"},
+    "mb_correlation": {"zh": "维度相关（Spearman）", "en": "Dimension correlation (Spearman)"},
+    "mb_top": {"zh": "综合得分最高", "en": "Highest composite"},
+    "mb_bottom": {"zh": "综合得分最低", "en": "Lowest composite"},
+    "mb_student": {"zh": "查看学生", "en": "Student"},
+    "mb_group_mean": {"zh": "同组平均", "en": "group mean"},
+    "mb_tag_count": {"zh": "{label}：{n} 人", "en": "{label}: {n} students"},
+    "mb_no_warnings": {"zh": "没有需要注意的问题", "en": "nothing to watch out for"},
+    "mb_error": {"zh": "未应用：{msg}", "en": "not applied: {msg}"},
+    "mb_loading": {"zh": "正在计算本学期全部指标…", "en": "computing every indicator of the term…"},
+    "mb_language": {"zh": "语言", "en": "Language"},
 }
 
 
@@ -51,6 +114,8 @@ def reason_text(code: str, lang: str = "zh") -> str:
     return entry.get(lang, entry["en"])
 
 
-def ui(key: str, lang: str = "zh") -> str:
-    """A UI string in ``lang``; unknown keys are returned unchanged."""
-    return UI.get(key, {}).get(lang, key)
+def ui(key: str, lang: str = "zh", **values: object) -> str:
+    """A UI string in ``lang`` (a ``str.format`` template filled with ``values``); unknown keys are returned
+    unchanged."""
+    text = UI.get(key, {}).get(lang, key)
+    return text.format(**values) if values else text

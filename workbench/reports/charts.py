@@ -308,3 +308,30 @@ def growth_bars(table: pd.DataFrame, lang: str = "zh", title: str = "") -> SVGCh
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.subplots_adjust(left=0.1, right=0.82, bottom=0.16, top=0.88)
     return _render(fig, title or tr("sec_growth", lang))
+
+
+@_styled
+def correlation_heatmap(corr: pd.DataFrame, lang: str = "zh", title: str = "") -> SVGChart:
+    """Correlations between dimensions (−1 … 1, blue = together, red = opposite), the value in each cell
+    (``ProfileModel.dimension_correlation_`` or a builder preview's ``correlation``, labels as given)."""
+    k = len(corr)
+    side = 1.6 + 0.55 * max(k, 2)
+    label_em = max([_em(c) for c in corr.index] + [3])
+    fig = _figure(side + label_em * 0.12, side)
+    ax = fig.add_subplot()
+    data = corr.to_numpy(float)
+    im = ax.imshow(np.ma.masked_invalid(data), cmap="RdBu", vmin=-1, vmax=1)
+    ax.set_xticks(range(k), [str(c) for c in corr.columns], rotation=30, ha="right")
+    ax.set_yticks(range(k), [str(c) for c in corr.index])
+    for r in range(k):
+        for c in range(k):
+            if np.isfinite(data[r, c]):
+                ax.text(c, r, f"{data[r, c]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if abs(data[r, c]) > 0.6 else "black")
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    ax.tick_params(length=0)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.03)
+    ax.set_title(title or tr("sec_correlation", lang))
+    fig.subplots_adjust(left=min(0.45, 0.12 + label_em * 0.035), bottom=0.2, top=0.88, right=0.92)
+    return _render(fig, title or tr("sec_correlation", lang))

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
     "sec_growth": {"zh": "成长轨迹", "en": "Growth since last term"},
     "sec_cards": {"zh": "学生卡片", "en": "Student cards"},
     "sec_radar": {"zh": "各维度得分", "en": "Scores by dimension"},
+    "sec_correlation": {"zh": "维度之间的相关", "en": "How the dimensions correlate"},
     "sec_strengths": {"zh": "亮点", "en": "Strengths"},
     "sec_work_on": {"zh": "需要加强", "en": "What to work on"},
     "sec_trends": {"zh": "每周变化", "en": "Week by week"},

@@ -18,15 +18,24 @@ class StoreVersionError(RuntimeError):
     """The store was written by a newer Profile Workbench than this one."""
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 def default_store_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path`` if given, else ``$WORKBENCH_STORE``, else ``data/workbench.duckdb``.
+    """``path`` if given, else ``$WORKBENCH_STORE``, else ``data/workbench.duckdb`` — in the working
+    directory when it is there, else in the project folder (so a notebook opened from ``notebooks/``
+    or ``voila_apps/`` finds the store ``make demo`` built).
 
     >>> default_store_path("x.duckdb").name
     'x.duckdb'
     """
     if path:
         return Path(path)
-    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+    if os.environ.get(ENV_STORE):
+        return Path(os.environ[ENV_STORE])
+    if not DEFAULT_STORE.exists() and (PROJECT_ROOT / DEFAULT_STORE).exists():
+        return PROJECT_ROOT / DEFAULT_STORE
+    return DEFAULT_STORE
 
 
 class Store:
