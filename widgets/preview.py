@@ -47,6 +47,7 @@ class PreviewPanel(v.Sheet):
         self.engine, self.lang = engine, lang
         self.spec: ProfileSpec | None = None
         self.preview: Preview | None = None
+        self.picks: list[str] = []
         self.summary = w.HTML()
         self.histogram = ChartView(test_id="histogram")
         self.reliability = w.HTML()
@@ -96,12 +97,17 @@ class PreviewPanel(v.Sheet):
                                             for t, n in p.tag_counts.items())
         keys = list(p.dimensions["overall"].dropna().sort_values(ascending=False).index)
         picks = keys[:5] + keys[-5:] if len(keys) > 10 else keys
-        items = [{"title": self.engine.display(k), "value": k} for k in picks]
+        # the browser sees display codes only: the select's values are positions in ``self.picks``
+        n = self.student_select.v_model
+        shown = self.picks[n] if isinstance(n, int) and 0 <= n < len(self.picks) else None
+        self.picks = picks
+        if shown in picks and picks.index(shown) != n:
+            self.student_select.v_model = picks.index(shown)
+        items = [{"title": self.engine.display(k), "value": n} for n, k in enumerate(picks)]
         if self.student_select.items != items:
-            current = self.student_select.v_model
             self.student_select.items = items
-            if current not in picks:
-                self.student_select.v_model = picks[0] if picks else None
+            if self.student_select.v_model is None and picks:
+                self.student_select.v_model = 0
         if charts_too:
             self.draw_charts()
         return p
@@ -117,8 +123,9 @@ class PreviewPanel(v.Sheet):
         self._draw_radar()
 
     def _draw_radar(self) -> None:
-        key, p = self.student_select.v_model, self.preview
-        if p is None or key is None or key not in p.dimensions.index:
+        n, p = self.student_select.v_model, self.preview
+        key = self.picks[n] if isinstance(n, int) and 0 <= n < len(self.picks) else None
+        if p is None or key is None:
             self.radar.show(None)
             return
         s = self.engine.student(self.spec, key, p.dimensions)
