@@ -1,0 +1,1 @@
+from widgets.kgraph import KnowledgeGraphView as KnowledgeGraphView

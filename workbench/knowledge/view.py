@@ -252,8 +252,10 @@ def point_detail(kg: KnowledgeGraph, mastery: pd.DataFrame, students: Sequence[s
     st = _stats(kg, mastery, students, threshold)
     m = mastery[mastery["student_key"].isin(keys)].dropna(subset=["p_mastery"])
     here = m[(m["kp_id"] == kp) & (m["p_mastery"] < threshold)]
-    by_student = {s: dict(zip(g["kp_id"], g["p_mastery"].astype(float))) for s, g in
-                  m[m["student_key"].isin(set(here["student_key"]))].groupby("student_key")}
+    by_student: dict[str, dict[str, float]] = {s: {} for s in here["student_key"]}
+    for s, k, p in zip(m["student_key"], m["kp_id"], m["p_mastery"]):
+        if s in by_student:
+            by_student[s][k] = float(p)
     rows = []
     for s, p in zip(here["student_key"], here["p_mastery"].astype(float)):
         causes = root_causes(kg, by_student[s], kp, threshold=threshold)
@@ -274,7 +276,7 @@ def point_detail(kg: KnowledgeGraph, mastery: pd.DataFrame, students: Sequence[s
             "weak_ancestors": [{**_cell(kg, st, a, lang), "root_cause_of": count_cell(named[a])}
                                for a in sorted(weak, key=order.__getitem__)],
             "text": _detail_text(kg, cell, rows, named, threshold, lang),
-            "strings": {k: tr(f"kg_{k}", lang) for k in ("below", "prerequisites", "weak_ancestors", "root_causes",
+            "strings": {k: tr(f"kg_{k}", lang) for k in ("below", "prerequisites", "weak_ancestors", "root_causes", "root_of",
                                                           "none_below", "no_prerequisites", "mastery", "student")}}
 
 
