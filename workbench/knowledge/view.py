@@ -248,22 +248,21 @@ def point_detail(kg: KnowledgeGraph, mastery: pd.DataFrame, students: Sequence[s
     """
     if kp not in kg.points:
         raise KeyError(f"{kp} is not a knowledge point of {kg.source} / 知识点 {kp} 不在图谱中")
-    keys = set(students)
-    st = _stats(kg, mastery, students, threshold)
-    m = mastery[mastery["student_key"].isin(keys)].dropna(subset=["p_mastery"])
+    m = mastery[mastery["student_key"].isin(set(students))].dropna(subset=["p_mastery"])
+    st = _stats(kg, m[m["kp_id"].isin(kg.ancestors(kp) | {kp})], students, threshold)
     here = m[(m["kp_id"] == kp) & (m["p_mastery"] < threshold)]
     by_student: dict[str, dict[str, float]] = {s: {} for s in here["student_key"]}
-    for s, k, p in zip(m["student_key"], m["kp_id"], m["p_mastery"]):
-        if s in by_student:
-            by_student[s][k] = float(p)
+    theirs = m[m["student_key"].isin(by_student)]
+    for s, k, p in zip(theirs["student_key"].tolist(), theirs["kp_id"].tolist(), theirs["p_mastery"].tolist()):
+        by_student[s][k] = float(p)
+    shown = {s: (names or {}).get(s) or display_code(s) for s in by_student}
     rows = []
-    for s, p in zip(here["student_key"], here["p_mastery"].astype(float)):
+    for p, s in sorted(zip(here["p_mastery"].astype(float), here["student_key"]), key=lambda ps: (ps[0], shown[ps[1]])):
         causes = root_causes(kg, by_student[s], kp, threshold=threshold)
-        rows.append({"name": (names or {}).get(s) or display_code(s), "p_mastery": round(p, 3),
+        rows.append({"name": shown[s], "p_mastery": round(p, 3),
                      "root_causes": [{"kp": c["kp"], "label": kg.name(c["kp"], lang), "p_mastery": round(c["p_mastery"], 3)}
                                      for c in causes],
                      "text": root_cause_text(kg, by_student[s], kp, lang)})
-    rows.sort(key=lambda r: (r["p_mastery"], r["name"]))
     direct = kg.prerequisites(kp)
     named = Counter(c["kp"] for r in rows for c in r["root_causes"])
     order = {k: i for i, k in enumerate(kg.topological_order())}
