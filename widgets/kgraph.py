@@ -26,7 +26,7 @@ from workbench.knowledge.view import class_graph_view, class_mastery, point_deta
 from workbench.reports.common import class_info
 from workbench.reports.student import as_graph
 
-PAD_X, PAD_Y, COL_W, ROW_H, LEGEND_H = 70, 24, 96, 58, 56
+PAD_X, PAD_Y, COL_W, ROW_H, LEGEND_H, MIN_W = 70, 24, 96, 58, 56, 680
 
 TEMPLATE = r"""
 <template>
@@ -109,7 +109,7 @@ TEMPLATE = r"""
                        <th>{{ detail.strings.root_causes }}</th></tr></thead>
             <tbody>
               <tr v-for="s in detail.students" :key="s.name">
-                <td>{{ s.name }}</td><td>{{ s.p_mastery.toFixed(2) }}</td>
+                <td style="white-space: nowrap">{{ s.name }}</td><td>{{ s.p_mastery.toFixed(2) }}</td>
                 <td><span v-if="!s.root_causes.length">—</span><v-chip v-for="c in s.root_causes" :key="c.kp" size="x-small" class="mr-1">{{ c.label }}</v-chip></td>
               </tr>
             </tbody>
@@ -178,7 +178,7 @@ class KnowledgeGraphView(v.VuetifyTemplate):
         view = class_graph_view(self.kg, self.mastery, self.students, grades=self.grades, threshold=self.threshold,
                                 lang=self.lang)
         with self.hold_sync():
-            self.width = PAD_X * 2 + COL_W * max(view["layers"] - 1, 1)
+            self.width = max(PAD_X * 2 + COL_W * max(view["layers"] - 1, 1), MIN_W)
             self.plot_w = self.width - 2 * PAD_X
             self.plot_h = ROW_H * max(view["rows"], 1)
             self.height = self.plot_h + 2 * PAD_Y

@@ -284,7 +284,7 @@ def _detail_text(kg: KnowledgeGraph, cell: dict, rows: list[dict], named: Counte
         return tr("kg_line_no_evidence", lang, name=cell["label"])
     if not rows:
         return tr("kg_line_none_below", lang, name=cell["label"], n=cell["n_evidence"], threshold=threshold)
-    top = [k for k, _ in named.most_common(2)]
+    top = sorted(named, key=lambda k: (-named[k], k))[:2]          # most named first, ties by id
     if not top:
         return tr("kg_line_no_root", lang, name=cell["label"], below=count_cell(len(rows)), threshold=threshold)
     return tr("kg_line", lang, name=cell["label"], below=count_cell(len(rows)), threshold=threshold,
