@@ -1,1 +1,0 @@
-from widgets.kgraph import KnowledgeGraphView as KnowledgeGraphView

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from widgets import KnowledgeGraphView
+from widgets.kgraph import KnowledgeGraphView
 from workbench.knowledge import load_graph
 from workbench.knowledge.view import GREY, class_graph_view, class_mastery, mastery_colour
 from workbench.reports.common import MIN_CELL, display_code
