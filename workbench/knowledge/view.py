@@ -38,7 +38,7 @@ import duckdb
 import networkx as nx
 import pandas as pd
 
-from workbench.knowledge.diagnosis import root_cause_text, root_causes
+from workbench.knowledge.diagnosis import root_causes
 from workbench.knowledge.graph import KnowledgeGraph
 from workbench.knowledge.mastery import MASTERED, WEAK
 from workbench.reports.common import MIN_CELL, SUPPRESSED, count_cell, display_code
@@ -241,7 +241,7 @@ def point_detail(kg: KnowledgeGraph, mastery: pd.DataFrame, students: Sequence[s
     ``n_below``, ``colour``; suppressed under MIN_CELL), ``students`` (those with evidence and p_mastery
     below ``threshold``, weakest first: ``name`` = ``names[key]`` or the display code, ``p_mastery``,
     ``root_causes`` from :func:`~workbench.knowledge.diagnosis.root_causes` — the unmastered ancestors
-    where their gap starts — and ``text``), ``prerequisites`` (direct, each with the class cell),
+    where their gap starts), ``prerequisites`` (direct, each with the class cell),
     ``weak_ancestors`` (further ancestors whose class mean is below ``threshold`` or that are a root
     cause for a listed student, prerequisites first, with ``root_cause_of``: how many listed students),
     ``text`` (one line) and ``strings`` (panel headings).
@@ -261,8 +261,7 @@ def point_detail(kg: KnowledgeGraph, mastery: pd.DataFrame, students: Sequence[s
         causes = root_causes(kg, by_student[s], kp, threshold=threshold)
         rows.append({"name": shown[s], "p_mastery": round(p, 3),
                      "root_causes": [{"kp": c["kp"], "label": kg.name(c["kp"], lang), "p_mastery": round(c["p_mastery"], 3)}
-                                     for c in causes],
-                     "text": root_cause_text(kg, by_student[s], kp, lang)})
+                                     for c in causes]})
     direct = kg.prerequisites(kp)
     named = Counter(c["kp"] for r in rows for c in r["root_causes"])
     order = {k: i for i, k in enumerate(kg.topological_order())}
