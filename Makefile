@@ -50,6 +50,7 @@ bench: install
 	@test -x benchmarks/_work/venv-pybkt/bin/python || { $(PYTHON) -m venv benchmarks/_work/venv-pybkt && benchmarks/_work/venv-pybkt/bin/python -m pip install --quiet "pybkt==1.4.3" "numpy<2.4" "scikit-learn<1.8" pandas; } || echo "pyBKT reference environment not available; mastery benchmark runs without it"
 	$(BIN)/python benchmarks/mastery.py
 	$(BIN)/python benchmarks/term_run.py
+	$(BIN)/python benchmarks/builder.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work

@@ -105,7 +105,7 @@ def bench_widget(X: pd.DataFrame, repeat: int) -> dict:
     b = ModelBuilder(SpecEditor(load_spec("whole_person")), PreviewEngine(X), library=ModelLibrary(WORK / "bench_models"))
     rows = [r for r in b.rows.values() if r.checkbox.v_model]
     update, charts = [], []
-    b.chart_delay = 1e9   # charts timed apart: in a kernel they are redrawn once the slider stops
+    b._schedule_charts = lambda: None   # charts timed apart: in a kernel they are redrawn once the slider stops
     for r in range(repeat):
         row = rows[(r * 7) % len(rows)]
         t = time.perf_counter()
