@@ -108,7 +108,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                     continue
                 shot = screenshot(pg, f"{item.name}-failure{'-' + str(i) if i else ''}")
                 problems = page_log(pg).problems()
-                report.sections.append((f"page {pg.url}", f"screenshot: {shot}\n" + "\n".join(problems or ["no problems collected"])))
+                text = "\n".join([f"screenshot: {shot}", *(problems or ["no problems collected"])])
+                report.sections.append((f"page {pg.url}", text))
             except Exception as exc:  # the report must not fail because the page is gone
                 report.sections.append(("page", f"could not inspect page: {exc!r}"))
     return report

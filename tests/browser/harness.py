@@ -25,6 +25,22 @@ Quick start
 
 Timeouts in this module are in **seconds** (playwright's own API is in milliseconds; the helpers convert).
 
+API
+---
+- servers: ``start_voila(notebook_dir, *, env=None, preheat=False, extra_args=(), show_tracebacks=True,
+  log_dir=None, timeout=90) -> VoilaServer`` and ``start_lab(root_dir, *, env=None, extra_args=(), ...)
+  -> LabServer`` (fixtures ``voila`` / ``lab`` wrap them and stop them at teardown). A server has
+  ``url``, ``token``, ``proc``, ``log_path``, ``root``, ``state_dir``; ``log_tail()``, ``wait_log(regex)``,
+  ``get(path, **query) -> (status, body)`` (token sent as a header), ``stop()``; ``VoilaServer.app_url(nb,
+  **query)``, ``wait_preheated()``, ``kernel_pids()``; ``LabServer.lab_url(path="")``.
+- pages: ``launch_browser(playwright)``, ``open_page(browser, url=None) -> Page`` (fixtures ``browser``,
+  ``page``, ``new_page``), ``page_log(page) -> PageLog``, ``assert_clean(page, *, allow_stderr=False,
+  ignore=())``, ``wait_rendered(page, selector=None, timeout=180)``, ``goto_app(page, url, selector) ->
+  seconds``, ``screenshot(page, name) -> Path``, ``wait_lab_ready(page)``.
+- widgets (Voila): ``by_test_id(scope, id)``, ``set_checkbox(w, checked=True)``, ``set_slider(w, value) ->
+  presses``, ``select_item(w, text)``, ``fill_text(w, text)``, ``click(w)``, ``settle(page)``,
+  ``wait_for_json(path)``.
+
 Locating widgets (f)
 --------------------
 Give every widget a test is going to touch ``attributes={"data-test": "name"}`` and find it with
@@ -50,12 +66,13 @@ unacknowledged state (see "Why settle" below), so the kernel has the new ``v_mod
     → ``set_checkbox(widget, True)``.
 (b) ``v.Slider``: the thumb is ``widget.locator("[role=slider]")`` (``tabindex=0``, ``aria-valuenow``,
     ``aria-valuemin``, ``aria-valuemax``). ``thumb.press("ArrowRight")`` / ``"ArrowLeft"`` (``press``
-    focuses it first) moves **one step**: with ``step=0.5`` the Python ``v_model`` goes 2 → 2.5 → 3.0 …
-    (checked in the kernel). Other keys (Vuetify 3.12 ``VSlider``): ``Ctrl+Arrow`` = 2 steps,
-    ``Shift+Arrow`` = 3 steps (when ``step`` is set; 5 and 10 when ``step=0``), ``PageUp``/``PageDown``
-    = 10 steps while the range has ≤ 100 steps (else a tenth of the range), ``Home``/``End`` = min/max.
-    ``ArrowUp``/``ArrowDown`` behave like right/left. Values arrive in Python as JSON numbers: integral
-    ones as ``int`` (``4``, not ``4.0``), so compare with ``==``.
+    focuses it first) moves **one step**: with ``step=0.5`` the Python ``v_model`` goes 2 → 2.5 → 3.0 ….
+    Other keys (Vuetify 3.12 ``VSlider``), each checked in the kernel with step 0.5 on 0–10:
+    ``Control+ArrowRight`` = 2 steps, ``Shift+ArrowRight`` = 3 steps, ``PageUp``/``PageDown`` = 10 steps,
+    ``Home``/``End`` = min/max, ``ArrowUp``/``ArrowDown`` = right/left. (From the bundle's code, not
+    tried: with ``step=0`` Ctrl/Shift are 5/10 × 0.1, and PageUp is a tenth of the range past 100
+    steps.) Values arrive in Python as JSON numbers: integral ones as ``int`` (``4``, not ``4.0``), so
+    compare with ``==``.
     → ``set_slider(widget, 3.5)`` presses arrows until ``aria-valuenow`` equals the target (it needs no
     knowledge of ``step``; it fails if the target is not on the step grid) and returns the press count.
 (c) ``v.Btn``: ``widget.click()`` (the root *is* the ``<button>``). ``on_event("click", fn)`` runs
@@ -136,29 +153,40 @@ Header ``Authorization: token <t>`` works too (``Server.get`` uses it, so it sur
 Kernelspec (deterministic)
 --------------------------
 Voila starts the kernel named in the notebook's metadata (``python3``), looked up along
-``jupyter_path("kernels")``: ``$JUPYTER_PATH`` entries, then the user dir (``~/.local/share/jupyter``
-or ``$JUPYTER_DATA_DIR``), then ``sys.prefix/share/jupyter``, then system dirs — so a user's own
-``python3`` kernelspec would win over the venv's. ``start_voila``/``start_lab`` therefore write a
-``python3`` kernelspec into a private folder placed first on ``JUPYTER_PATH``, with ``argv[0] =
-sys.executable`` (the venv's Python) and ``env: {"WORKBENCH_TEST_KERNELSPEC": <its path>}`` so a notebook
-can prove which one ran. They also point ``JUPYTER_CONFIG_DIR``, ``JUPYTER_DATA_DIR``,
-``JUPYTER_RUNTIME_DIR`` and ``IPYTHONDIR`` at private folders (no user config, startup files or
-extensions leak in) and put the repository root first on ``PYTHONPATH`` (the kernel inherits the
-server's environment, so ``workbench`` is imported from this checkout, and ``WORKBENCH_STORE`` /
-``WORKBENCH_KEY`` pass through when set). Notebooks must say ``"kernelspec": {"name": "python3", ...}``.
+``jupyter_path("kernels")``: ``$JUPYTER_PATH`` first, then — jupyter_core 5 —
+``sys.prefix/share/jupyter`` before the user dir (``~/.local/share/jupyter`` / ``$JUPYTER_DATA_DIR``)
+when running in a venv, the other way round outside one or with ``JUPYTER_PREFER_ENV_PATH=0`` (checked:
+then a user ``python3`` spec wins). The venv's own spec says ``argv: ["python", ...]``, which
+jupyter_client replaces by the *server's* ``sys.executable``. So the kernel is the venv's only by a
+chain of defaults; ``start_voila`` / ``start_lab`` therefore write a ``python3`` kernelspec into a
+private folder placed first on ``JUPYTER_PATH``, with ``argv[0] = sys.executable`` (the venv's Python)
+and ``env: {"WORKBENCH_TEST_KERNELSPEC": <its path>}`` so a notebook can prove which one ran. They also
+point ``JUPYTER_CONFIG_DIR``, ``JUPYTER_DATA_DIR``, ``JUPYTER_RUNTIME_DIR`` and ``IPYTHONDIR`` at
+private folders (no user config, startup files or extensions leak in) and put the repository root first
+on ``PYTHONPATH`` (the kernel inherits the server's environment, so ``workbench`` is imported from this
+checkout, and ``WORKBENCH_STORE`` / ``WORKBENCH_KEY`` pass through when set). Notebooks must say
+``"kernelspec": {"name": "python3", ...}``.
 
 Console noise and what ``assert_clean`` checks
 ----------------------------------------------
-The browser is launched with ``--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1``: nothing
-leaves the machine, with or without a network, so runs are the same everywhere. Voila's ``lab``
-template (and its tree page) link Font Awesome CSS from ``cdn.jsdelivr.net``; those two requests fail and
-Chromium logs "Failed to load resource: net::ERR_NAME_NOT_RESOLVED" as console *errors*. They are the
-only filtered noise (``BENIGN_EXTERNAL_PREFIXES``); any other request off our origin is reported (an
-app must work offline). Console *warnings* are not collected: Voila logs a dozen "Unsatisfied version …
-of shared singleton module @jupyterlab/…" warnings on every page (harmless module-federation noise).
-There is no favicon 404 (the template inlines ``data:`` icon). ``assert_clean`` also fails on stderr
-or error outputs rendered in the page (a warning printed by a cell, a traceback), unless
-``allow_stderr=True``.
+The browser is launched with ``--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE
+127.0.0.1`` (without the 127.0.0.1 exclusion even the IP literal fails to resolve): nothing leaves the
+machine, with or without a network, so runs are the same everywhere. Voila's ``lab`` template (and its
+tree page) link Font Awesome CSS from ``cdn.jsdelivr.net``; those two requests fail and Chromium logs
+"Failed to load resource: net::ERR_NAME_NOT_RESOLVED" as console *errors*. They are the only filtered
+noise (``BENIGN_EXTERNAL_PREFIXES``); any other request off our origin is reported (an app must work
+offline). Console *warnings* are not collected: Voila logs a dozen "Unsatisfied version … of shared
+singleton module @jupyterlab/…" warnings on every page (harmless module-federation noise). There is no
+favicon 404 (the template inlines ``data:`` icon). ``assert_clean`` also fails on stderr or error
+outputs rendered in the page (a warning printed by a cell, a traceback), unless ``allow_stderr=True``.
+
+Server logs
+-----------
+Normal lines in every Voila log (not failures): "Notebook X is not trusted", "[IPKernelApp] WARNING |
+Kernel is running over TCP without encryption" (ipykernel 7; worth an IPC transport in ``workbench
+serve``), "websocket_ping_timeout (90000) cannot be longer than …", and "Using /tmp to store connection
+files" (Voila ignores ``JUPYTER_RUNTIME_DIR`` for them). On a failed test the conftest appends each
+server's log tail and each open page's collected problems (plus a ``<test>-failure.png``) to the report.
 
 Preheated kernels
 -----------------
@@ -169,9 +197,10 @@ pre-render is done, and a request in between waits for it (measured: 20 s instea
 ``server.wait_preheated()`` (kernel CPU went quiet, see its docstring) before timing a preheated render.
 Put slow imports and data loading *before* the ``get_query_string()`` cell so they are pre-rendered.
 
-Timings measured here (2 cores, other jobs running): cold first render of the one-cell ipyvuetify app
-in ``test_harness.py`` ≈ 13–17 s (kernel start + ``import ipyvuetify`` + front-end bundles); with
-``--preheat_kernel=True`` after ``wait_preheated()`` ≈ 3 s. The harness test prints its numbers (``-s``).
+Timings measured here (2 cores, load average 3–5 from other jobs, six runs of ``test_harness.py``): cold
+first render of its one-cell ipyvuetify app 11.7–21.2 s (kernel start + ``import ipyvuetify`` + front-end
+bundles); with ``--preheat_kernel=True`` after ``wait_preheated()`` (which itself took 11–17 s) 2.6–6.0 s.
+The harness test prints its numbers (``-s``).
 
 Layout note
 -----------
@@ -271,6 +300,11 @@ def server_env(state_dir: Path, env: Mapping[str, str | None] | None = None) -> 
                      ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"), ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces")):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
         full[var] = str(state_dir / sub)
+    # JupyterLab: no "get notified about Jupyter news?" toast, no update check (they cover the page)
+    notification = (state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension"
+                    / "notification.jupyterlab-settings")
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
     full["PYTHONUNBUFFERED"] = "1"
     full.setdefault("PYTHONIOENCODING", "utf-8")
     for key, value in (env or {}).items():
@@ -548,7 +582,8 @@ def start_lab(root_dir: str | os.PathLike[str], *, env: Mapping[str, str | None]
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            *extra_args]
     return _start(LabServer, cmd, root=root, name="lab", env=env, log_dir=Path(log_dir) if log_dir else None,
-                  timeout=timeout, ready_path="api/status", token_args=["--IdentityProvider.token={token}"])  # type: ignore[return-value]
+                  timeout=timeout, ready_path="api/status",
+                  token_args=["--IdentityProvider.token={token}"])  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -667,7 +702,7 @@ _RENDER_STATE_JS = """() => {
   const bad = Array.from(document.querySelectorAll(
       '[data-mime-type="application/vnd.jupyter.stderr"], [data-mime-type="application/vnd.jupyter.error"]'))
     .map(e => e.innerText)
-    .find(t => /Traceback|There was an error when executing cell|Error:/.test(t));
+    .find(t => /Traceback|There was an error when executing cell/.test(t));
   if (bad) return {error: bad};
   const widgetError = Array.from(document.querySelectorAll('.jupyter-widgets'))
     .map(e => e.innerText || '').find(t => t.startsWith('Error displaying widget'));
@@ -689,7 +724,8 @@ def wait_rendered(page: Any, selector: str | None = None, timeout: float = RENDE
         handle = page.wait_for_function(_RENDER_STATE_JS, polling=100, timeout=timeout * 1000)
     except Exception as exc:  # playwright's TimeoutError
         progress = page.evaluate("() => (document.getElementById('loading_text') || {}).innerText || ''")
-        raise TimeoutError(f"Voila page not rendered after {timeout:.0f} s (progress: {progress!r}): {page.url}") from exc
+        raise TimeoutError(f"Voila page not rendered after {timeout:.0f} s (progress: {progress!r}): "
+                           f"{page.url}") from exc
     state = handle.json_value()
     if "error" in state:
         raise AssertionError(f"the notebook failed in Voila ({page.url}):\n{state['error']}")
