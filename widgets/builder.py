@@ -44,12 +44,14 @@ class IndicatorRow(v.Html):
         self.dimension, self.indicator = dimension, indicator.id
         desc = indicator.description.get(lang) or indicator.description.get("en", "")
         self.checkbox = v.Checkbox(v_model=False, label=indicator.label(lang), density="compact", hide_details=True,
-                                   class_=f"wb-tick wb-tick-{indicator.id}", attributes={"title": desc})
+                                   class_=f"wb-tick wb-tick-{indicator.id}",
+                                   attributes={"title": desc, "data-test": f"tick-{indicator.id}"})
         self.slider = v.Slider(v_model=1, min=0, max=WEIGHT_MAX, step=WEIGHT_STEP, thumb_label=True, density="compact",
-                               hide_details=True, class_=f"wb-weight wb-weight-{indicator.id}", style_="min-width:140px")
+                               hide_details=True, class_=f"wb-weight wb-weight-{indicator.id}", style_="min-width:140px",
+                               attributes={"data-test": f"weight-{indicator.id}"})
         self.share = v.Html(tag="span", class_="wb-share text-caption", style_="min-width:44px;text-align:right",
                             children=[""])
-        self.direction = v.Btn(variant="text", size="small", class_=f"wb-direction wb-direction-{indicator.id}",
+        self.direction = v.Btn(variant="text", size="small", class_=f"wb-direction wb-direction-{indicator.id}", attributes={"data-test": f"direction-{indicator.id}"},
                                children=["↑"], min_width=32)
         super().__init__(tag="div", class_=f"wb-row wb-row-{indicator.id}",
                          style_="display:flex;align-items:center;gap:8px",
@@ -104,14 +106,20 @@ class ModelBuilder(v.Container):
     def _build(self) -> None:
         lang, cat = self.lang, self.catalogue
         self.title = v.Html(tag="span", class_="text-h6 wb-title", children=[""])
-        self.dirty_chip = v.Chip(size="small", color="warning", class_="ml-2 wb-dirty", children=[ui("mb_unsaved", lang)])
-        self.undo_btn = v.Btn(children=[ui("mb_undo", lang)], variant="tonal", class_="ml-2 wb-undo", size="small")
-        self.redo_btn = v.Btn(children=[ui("mb_redo", lang)], variant="tonal", class_="ml-1 wb-redo", size="small")
-        self.save_btn = v.Btn(children=[ui("mb_save", lang)], color="primary", class_="ml-1 wb-save", size="small")
+        self.dirty_chip = v.Chip(size="small", color="warning", class_="ml-2 wb-dirty", children=[ui("mb_unsaved", lang)],
+                                 attributes={"data-test": "mb-dirty"})
+        self.undo_btn = v.Btn(children=[ui("mb_undo", lang)], variant="tonal", class_="ml-2 wb-undo", size="small",
+                              attributes={"data-test": "mb-undo"})
+        self.redo_btn = v.Btn(children=[ui("mb_redo", lang)], variant="tonal", class_="ml-1 wb-redo", size="small",
+                              attributes={"data-test": "mb-redo"})
+        self.save_btn = v.Btn(children=[ui("mb_save", lang)], color="primary", class_="ml-1 wb-save", size="small",
+                              attributes={"data-test": "mb-save"})
         self.load_select = v.Select(label=ui("mb_model", lang), items=[], v_model=None, density="compact",
-                                    hide_details=True, class_="ml-4 wb-load-select", style_="max-width:220px")
-        self.load_btn = v.Btn(children=[ui("mb_load", lang)], variant="tonal", class_="ml-1 wb-load", size="small")
-        self.lang_toggle = v.BtnToggle(v_model=lang, mandatory=True, density="compact", class_="ml-4 wb-lang",
+                                    hide_details=True, class_="ml-4 wb-load-select", style_="max-width:220px",
+                                    attributes={"data-test": "mb-load-select"})
+        self.load_btn = v.Btn(children=[ui("mb_load", lang)], variant="tonal", class_="ml-1 wb-load", size="small",
+                              attributes={"data-test": "mb-load"})
+        self.lang_toggle = v.BtnToggle(v_model=lang, mandatory=True, density="compact", class_="ml-4 wb-lang", attributes={"data-test": "mb-lang"},
                                        children=[v.Btn(value="zh", size="small", children=["中文"]),
                                                  v.Btn(value="en", size="small", children=["EN"])])
         self.status = w.HTML(value="")
@@ -253,7 +261,8 @@ class ModelBuilder(v.Container):
         self.tag_fields = {}
         for t in self.editor.spec.tags:
             field = v.TextField(label=f"{t['label'][lang]} ({t['id']})", v_model=t["rule"], density="compact",
-                                class_=f"wb-rule wb-rule-{t['id']}", hint=ui("mb_rule_help", lang))
+                                class_=f"wb-rule wb-rule-{t['id']}", hint=ui("mb_rule_help", lang),
+                                attributes={"data-test": f"rule-{t['id']}"})
             field.observe(lambda c, tid=t["id"], f=field: self._edit_rule(tid, f, c["new"]), "v_model")
             remove = v.Btn(children=[ui("mb_remove", lang)], variant="text", size="small", color="error",
                            class_=f"wb-remove-tag wb-remove-{t['id']}")
@@ -385,3 +394,27 @@ class ModelBuilder(v.Container):
         if self._chart_handle is not None:
             self._chart_handle.cancel()
         self._chart_handle = loop.call_later(self.chart_delay, self.panel.draw_charts)
+
+
+def builder_app(query: str | None = None, *, store: str | Path | None = None, models_dir: str | Path | None = None):
+    """The Voila app: the builder on the term, model and language named in the URL (``?term=…&spec=…&lang=en``).
+
+    The store and the models folder come from the server (``$WORKBENCH_STORE``, ``$WORKBENCH_MODELS``), never
+    from the URL; a model is chosen by name among the saved and shipped ones. A value that is not allowed
+    gives a message saying what is, not an error page.
+    """
+    from workbench.apps import AppParamError, query_values
+    from workbench.store import open_store
+    library = ModelLibrary(models_dir or default_models_dir())
+    with open_store(store or None, read_only=True) as s:
+        terms = [t for (t,) in s.con.execute("""SELECT t.term_id FROM terms t WHERE EXISTS (SELECT 1 FROM enrolments e
+                    WHERE e.term_id = t.term_id) ORDER BY t.start_date""").fetchall()]
+    lang = query_values(query, {"lang": "zh"}).get("lang")
+    lang = lang if lang in ("zh", "en") else "zh"
+    try:
+        p = query_values(query, {"term": terms[-1] if terms else "", "spec": "whole_person", "lang": "zh"},
+                         {"term": terms, "spec": sorted(set(library.models()) | set(shipped_specs())), "lang": ["zh", "en"]})
+    except AppParamError as exc:
+        return v.Alert(type="error", variant="tonal", class_="ma-4 wb-app-error", attributes={"data-test": "app-error"},
+                       children=[exc.message(lang)])
+    return ModelBuilder.from_store(store, p["term"], p["spec"], models_dir=library.folder, lang=p["lang"])

@@ -6,6 +6,8 @@ The SVG is inline (no ``data:`` URL), so a strict Content-Security-Policy does n
 """
 from __future__ import annotations
 
+import re
+
 import ipywidgets as w
 
 from workbench.reports.charts import SVGChart
@@ -22,8 +24,13 @@ class ChartView(w.HTML):
         self.show(chart)
 
     def show(self, chart: SVGChart | None) -> None:
-        self.value = (f'<div class="wb-chart" style="max-width:100%;overflow-x:auto">{chart.svg}</div>'
-                      if chart is not None else f'<div class="wb-chart-empty">{self.empty}</div>')
+        if chart is None:
+            self.value = f'<div class="wb-chart-empty">{self.empty}</div>'
+            return
+        # scale down to the card's width (the viewBox keeps the proportions), never up
+        svg = re.sub(r"<svg ", '<svg style="max-width:100%;height:auto" ', chart.svg[chart.svg.find("<svg"):], count=1)
+        self.value = f'<div class="wb-chart">{svg}</div>'
+
 
 
 def radar_view(scores: dict, reference: dict | None = None, *, scope: str = "grade", lang: str = "zh") -> ChartView:

@@ -117,7 +117,7 @@ class PreviewPanel(v.Sheet):
         if p is None:
             return
         names = dimension_names(spec, lang)
-        self.histogram.show(charts.composite_histogram(p.dimensions["overall"].to_numpy(), lang=lang))
+        self.histogram.show(charts.composite_histogram(p.dimensions["overall"].to_numpy(), lang=lang, group="all"))
         corr = p.correlation.rename(index=names, columns=names)
         self.correlation.show(charts.correlation_heatmap(corr, lang=lang) if len(corr) > 1 else None)
         self._draw_radar()

@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 import nbformat
 import papermill as pm
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "model_builder.ipynb"

@@ -99,7 +99,7 @@ def _styled(draw):
 # ------------------------------------------------------------------------------------------ class charts
 @_styled
 def composite_histogram(scores: Sequence[float], grade: Mapping | None = None, lang: str = "zh",
-                        title: str = "") -> SVGChart:
+                        title: str = "", group: str = "class") -> SVGChart:
     """Histogram of the class's composite scores (0–100, bins of 10) with the class mean (from MIN_CELL
     students on), and the grade's median and middle half (``grade``: q25, median, q75 as in
     ``class_overview()["grade_composite"]``; suppressed values are not drawn)."""
@@ -112,9 +112,10 @@ def composite_histogram(scores: Sequence[float], grade: Mapping | None = None, l
         ax.axvspan(g["q25"], g["q75"], color=GRADE, alpha=0.18, label=tr("grade_band", lang))
     if np.isfinite(g.get("median", np.nan)):
         ax.axvline(g["median"], color=GRADE, ls="--", lw=1.5, label=tr("grade_median", lang))
-    ax.hist(x, bins=np.arange(0, 101, 10), color=STUDENT, alpha=0.85, edgecolor="white", label=tr("this_class", lang))
+    bars, mean = ("this_class", "class_avg") if group == "class" else ("all_students", "all_avg")
+    ax.hist(x, bins=np.arange(0, 101, 10), color=STUDENT, alpha=0.85, edgecolor="white", label=tr(bars, lang))
     if len(x) >= MIN_CELL:                               # a mean over fewer students is not shown
-        ax.axvline(float(x.mean()), color=CLASS, lw=2, label=f"{tr('class_avg', lang)} {x.mean():.0f}")
+        ax.axvline(float(x.mean()), color=CLASS, lw=2, label=f"{tr(mean, lang)} {x.mean():.0f}")
     ax.set_xlim(0, 100)
     ax.set_xlabel(tr("score_axis", lang))
     ax.set_ylabel(tr("count_axis", lang))
@@ -161,15 +162,20 @@ def teaching_heatmap(grid: pd.DataFrame, lang: str = "zh", title: str = "") -> S
     fig = _figure(width, height)
     ax = fig.add_subplot()
     data = np.ma.masked_invalid(grid.to_numpy(float))
-    cmap = matplotlib.colormaps["RdYlGn"].copy()
-    cmap.set_bad("#dddddd")
-    im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    cmap = matplotlib.colormaps["RdYlGn"]
+    # vector cells (pcolormesh), not an embedded PNG (imshow): no data: URL for a strict CSP to block
+    im = ax.pcolormesh(np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, data, cmap=cmap, vmin=0, vmax=1)
+    ax.set_facecolor("#dddddd")                              # masked cells (no evidence) show grey
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
     ax.set_yticks(range(rows), [str(i) for i in grid.index], fontsize=8)
     ax.set_xticks(range(cols), [str(c) for c in grid.columns], rotation=90, fontsize=6)
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
+    cb.solids.set_rasterized(False)                          # matplotlib rasterises long colour bars
+    cb.solids.set_edgecolor("face")                          # no seams between the bar's cells
     cb.set_label(tr("col_mastery", lang))
     ax.set_title(title or tr("sec_teaching", lang))
     fig.subplots_adjust(left=min(0.6, left_in / width), right=0.93, bottom=0.6 / height + 0.05, top=1 - 0.45 / height)
@@ -320,7 +326,11 @@ def correlation_heatmap(corr: pd.DataFrame, lang: str = "zh", title: str = "") -
     fig = _figure(side + label_em * 0.12, side)
     ax = fig.add_subplot()
     data = corr.to_numpy(float)
-    im = ax.imshow(np.ma.masked_invalid(data), cmap="RdBu", vmin=-1, vmax=1)
+    im = ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, np.ma.masked_invalid(data), cmap="RdBu",
+                       vmin=-1, vmax=1)
+    ax.set_xlim(-0.5, k - 0.5)
+    ax.set_ylim(k - 0.5, -0.5)
+    ax.set_aspect("equal")
     ax.set_xticks(range(k), [str(c) for c in corr.columns], rotation=30, ha="right")
     ax.set_yticks(range(k), [str(c) for c in corr.index])
     for r in range(k):
@@ -331,7 +341,9 @@ def correlation_heatmap(corr: pd.DataFrame, lang: str = "zh", title: str = "") -
     for sp in ax.spines.values():
         sp.set_visible(False)
     ax.tick_params(length=0)
-    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.03)
+    cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.03)
+    cb.solids.set_rasterized(False)
+    cb.solids.set_edgecolor("face")
     ax.set_title(title or tr("sec_correlation", lang))
-    fig.subplots_adjust(left=min(0.45, 0.12 + label_em * 0.035), bottom=0.2, top=0.88, right=0.92)
+    fig.subplots_adjust(left=min(0.45, 0.12 + label_em * 0.035), bottom=0.2, top=0.88, right=0.84)
     return _render(fig, title or tr("sec_correlation", lang))

@@ -72,6 +72,8 @@ TEXT: dict[str, dict[str, str]] = {
     "this_student": {"zh": "本人", "en": "this student"},
     "this_class": {"zh": "本班", "en": "this class"},
     "class_avg": {"zh": "班级平均", "en": "class mean"},
+    "all_students": {"zh": "全体学生", "en": "all students"},
+    "all_avg": {"zh": "全体平均", "en": "mean"},
     "grade_avg": {"zh": "年级平均", "en": "grade mean"},
     "school_avg": {"zh": "全校平均", "en": "school mean"},
     "grade_band": {"zh": "年级中间一半（25%–75%）", "en": "middle half of the grade (25–75 %)"},
