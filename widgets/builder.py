@@ -250,8 +250,7 @@ class ModelBuilder(v.Container):
             self.seg["seed"].v_model = str(seg.get("seed", 0))
             if rules:
                 self._sync_rules()
-            names = [{"title": s, "value": s} for s in sorted(set(self.library.models()) | set(shipped_specs()))]
-            self.load_select.items = names
+            self.load_select.items = [{"title": s, "value": s} for s in self.models()]
         finally:
             self._syncing = False
 
@@ -328,8 +327,15 @@ class ModelBuilder(v.Container):
         self._say(ui("mb_saved_to", self.lang, path=path, n=len(self.library.revisions(self.editor.spec.id))))
         return path
 
+    def models(self) -> list[str]:
+        """The models Open offers: saved in the library, or shipped."""
+        return sorted(set(self.library.models()) | set(shipped_specs()))
+
     def load(self, name: str | None) -> None:
         if not name:
+            return
+        if name not in self.models():     # a value forged by the browser is never read as a path
+            self._say(ui("mb_error", self.lang, msg=f"{name!r}"), error=True)
             return
         if self.editor.dirty and not self._confirm_load:
             self._confirm_load = True

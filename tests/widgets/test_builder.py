@@ -151,6 +151,11 @@ def test_add_a_tag_save_and_load(builder, tmp_path):
     assert b.editor.spec.id == "academic_emotion" and "未保存" in b.message
     b.load_btn.fire_event("click", None)
     assert b.editor.spec == load_spec(saved)
+    # a value the browser could forge is never read as a path, even a valid spec file
+    elsewhere = load_spec("academic_emotion").save(tmp_path / "elsewhere.yaml")
+    b.load_select.v_model = str(elsewhere)
+    b.load_btn.fire_event("click", None)
+    assert "未应用" in b.message and b.editor.spec.id == "whole_person"
 
 
 def test_widget_state_carries_no_identifier(builder, demo_con):
