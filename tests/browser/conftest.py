@@ -1,4 +1,5 @@
-"""Fixtures for Chromium tests of the Voila apps and JupyterLab (helpers and recipes: ``harness.py``).
+"""Fixtures for Chromium tests of the Voila apps and JupyterLab (helpers and recipes: ``harness.py`` and
+the modules it indexes).
 
 - ``browser`` (session): Debian's ``/usr/bin/chromium`` through playwright, headless; fails (never skips)
   when it is missing.
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from .harness import (BrowserMissing, LabServer, VoilaServer, launch_browser, open_page, page_log, screenshot,
-                     start_lab, start_voila)
+from .harness import (BrowserMissing, LabServer, Server, VoilaServer, launch_browser, open_page, page_log,
+                      screenshot, start_lab, start_voila)
+
+_ServerT = TypeVar("_ServerT", bound=Server)
 
 
 @pytest.fixture(scope="session")
@@ -39,27 +42,25 @@ def browser() -> Iterator[Any]:
 def voila(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., VoilaServer]]:
     """``voila(notebook_dir, *, env=None, preheat=False, extra_args=(), show_tracebacks=True)`` → a running
     ``VoilaServer``; logs and private Jupyter folders under ``tmp_path/servers``."""
-    servers = _servers(request)
-
-    def start(notebook_dir: str | Path, **kwargs: Any) -> VoilaServer:
-        kwargs.setdefault("log_dir", tmp_path / "servers")
-        server = start_voila(notebook_dir, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _server_factory(request, tmp_path, start_voila)
 
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
     """``lab(root_dir, *, env=None, extra_args=())`` → a running JupyterLab ``LabServer``."""
+    yield from _server_factory(request, tmp_path, start_lab)
+
+
+def _server_factory(request: pytest.FixtureRequest, tmp_path: Path,
+                    start_server: Callable[..., _ServerT]) -> Iterator[Callable[..., _ServerT]]:
+    """Body of the ``voila`` / ``lab`` fixtures: yields ``start(root, **kwargs)`` that runs ``start_server``
+    with ``log_dir=tmp_path/servers`` unless given and records the server (for the failure report); stops
+    every server it started at teardown."""
     servers = _servers(request)
 
-    def start(root_dir: str | Path, **kwargs: Any) -> LabServer:
+    def start(root: str | Path, **kwargs: Any) -> _ServerT:
         kwargs.setdefault("log_dir", tmp_path / "servers")
-        server = start_lab(root_dir, **kwargs)
+        server = start_server(root, **kwargs)
         servers.append(server)
         return server
 
