@@ -18,7 +18,7 @@ from .mess import EVENT_DUP_RATE, Unknowns, _set_cells, apply_faults, lms_users,
 from .people import build_people
 from .school import attendance, exam_scores, unit_tests
 from .term import GRADE_ZH, TERM_ID, TERM_NAME, SUBJECTS, Term, rng_for
-from .wellbeing import activities, interest_inventory, mood_checkins, psych_scale
+from .wellbeing import activities, consents, interest_inventory, mood_checkins, psych_scale
 
 BIG = 50_000
 EVENTS_PER_CHUNK = 2_000_000
@@ -67,7 +67,7 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
 
     Writes the exports (roster.xlsx, terms.csv, lms_users.csv, lms_events.csv, exam_scores.csv
     [GB18030], unit_tests.csv, items.csv, responses.csv, attendance.csv, interest_inventory.xlsx,
-    psych_scale.csv, mood_checkins.jsonl, activities.csv) to ``exports_dir`` and the ground truth
+    psych_scale.csv, mood_checkins.jsonl, activities.csv, consents.csv) to ``exports_dir`` and the ground truth
     (students, episodes, kp_mastery, prerequisite_gaps, planted_errors, identity_cases,
     summary.json) to
     ``ground_truth_dir``.  Same seed and parameters => byte-identical files.
@@ -125,7 +125,8 @@ def generate_demo_school(exports_dir, ground_truth_dir, students: int = 480, see
     terms = pa.table({"term_id": [TERM_ID], "name_zh": [TERM_NAME], "start_date": [term.start],
                       "end_date": [term.end], "weeks": [weeks]})
     for name, table, enc in (("terms.csv", terms, "utf-8"), ("lms_users.csv", users, "utf-8-sig"),
-                             ("items.csv", pa.table(items_table(cur)), "utf-8")):
+                             ("items.csv", pa.table(items_table(cur)), "utf-8"),
+                             ("consents.csv", consents(seed, people, term), "utf-8-sig")):
         sink = CsvSink(exports / name, table.column_names, enc)
         files[name] = sink.append(table)
         sink.close()

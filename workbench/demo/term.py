@@ -131,7 +131,8 @@ class Term:
 
 
 STREAMS = {"people": 1, "latent": 2, "episodes": 3, "mess": 4, "events": 5, "learning": 6,
-           "school": 7, "wellbeing": 8, "identity": 9, "items": 10, "gaps": 11}
+           "school": 7, "wellbeing": 8, "identity": 9, "items": 10, "gaps": 11,
+           "consent": 12}
 
 
 def rng_for(seed: int, stream: str, *keys: int) -> np.random.Generator:

@@ -152,3 +152,18 @@ def activities(seed, chunk, lo, hi, people: People, lat: Latent, term: Term) -> 
     return pa.table({"学号": pa.array(people.school_no[lo + s[order]]), "类型": pa.array(kind[order]),
                      "名称": pa.array(name[order]), "日期": pa.array(term.days[day[order]]),
                      "时长小时": pa.array(hours[order]), "获奖": pa.array(award[order], mask=award[order] == "")})
+
+
+CONSENT_REFUSED = 0.08     # share of families who do not consent to psychology data being shown
+
+
+def consents(seed, people: People, term: Term) -> pa.Table:
+    """The families' consent forms (家长知情同意书) of the term: psychology data (心理数据) shown to the
+    psychology teacher and in reports; about 8 % refuse. Signed in the first two weeks."""
+    rng = rng_for(seed, "consent", 0)
+    n = people.n
+    granted = rng.random(n) >= CONSENT_REFUSED
+    day = np.datetime64(term.start) + rng.integers(0, 14, n).astype("timedelta64[D]")
+    return pa.table({"学号": pa.array(people.school_no), "用途": pa.array(np.full(n, "心理数据")),
+                     "是否同意": pa.array(np.where(granted, "是", "否")),
+                     "签署日期": pa.array(day.astype(str))})

@@ -25,6 +25,7 @@ from workbench.reports.common import (MIN_CELL, OVERALL, SUPPRESSED, as_spec, cl
                                       dimension_label, dimensions_of, display_code, group_means, mean_cell, numeric,
                                       profile_run, spec_key, spec_title, student_scores, tag_labels)
 from workbench.reports.growth import class_growth, student_growth
+from workbench.reports.redact import hidden_tags, hidden_words, strip_parts, visible_spec
 from workbench.reports.student import DEFAULT_GRAPH, as_graph, model_notes, rank_dimensions, student_report
 from workbench.reports.text import join_list, tr
 
@@ -44,7 +45,7 @@ def _require_class(con: duckdb.DuckDBPyConnection, term: str, class_id: str, spe
 
 
 def class_overview(con: duckdb.DuckDBPyConnection, term: str, class_id: str, spec: ProfileSpec | str = "whole_person",
-                   lang: str = "zh") -> dict[str, Any]:
+                   lang: str = "zh", *, hide: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     """A class at a glance for its teachers.
 
     Returns a dict: ``class`` (class_id, name, grade, students), ``term``, ``spec`` (id, version, hash,
@@ -56,22 +57,25 @@ def class_overview(con: duckdb.DuckDBPyConnection, term: str, class_id: str, spe
     segments most, over the term) and ``notes``.
 
     Raises ``ValueError`` naming the class and term when the class has no students in the term or no
-    profile of ``spec`` (e.g. a class whose data was removed).
+    profile of ``spec`` (e.g. a class whose data was removed). ``hide``: dimensions left out of the view
+    (:mod:`workbench.reports.redact`).
     """
     spec = as_spec(spec)
+    shown, words, gone = visible_spec(spec, hide), hidden_words(spec, hide, lang), hidden_tags(spec, hide)
     info = _require_class(con, term, class_id, spec)
     scores = student_scores(con, term, spec, class_id=class_id)
     if scores.empty:
         raise ValueError(f"class {class_id!r} has no profile of spec {spec.id!r} in term {term!r} "
                          f"/ 班级 {class_id} 在学期 {term} 没有画像结果")
-    dims = dimensions_of(con, term, spec)
+    dims = [d for d in dimensions_of(con, term, spec) if d not in hide]
     comparison = compare_dimensions(scores, group_means(con, term, spec, info["grade"]), dims, spec, lang)
     labels = tag_labels(spec, lang)
     students = scores[[*dims, OVERALL]].copy()
     students.insert(0, "student_key", students.index)
     students["segment"] = scores["segment"]
-    students["segment_text"] = scores["segment_zh" if lang == "zh" else "segment_en"]
-    students["tags"] = [[labels.get(t, t) for t in ts] if isinstance(ts, list | np.ndarray) else [] for ts in scores["tags"]]
+    students["segment_text"] = [strip_parts(t, words, lang) for t in scores["segment_zh" if lang == "zh" else "segment_en"]]
+    students["tags"] = [[labels.get(t, t) for t in ts if t not in gone] if isinstance(ts, list | np.ndarray) else []
+                        for ts in scores["tags"]]
     students.index = pd.Index([display_code(k) for k in students.index], name="code")
     students = students.sort_values(OVERALL, ascending=False)
     run = profile_run(con, term, spec)["report"]
@@ -82,19 +86,20 @@ def class_overview(con: duckdb.DuckDBPyConnection, term: str, class_id: str, spe
         "dimension_labels": {d: dimension_label(spec, d, lang) for d in [*dims, OVERALL]},
         "students": students,
         "dimensions": comparison,
-        "segments": _segments(scores, run, lang),
-        "tags": _tags(scores, spec, labels),
+        "segments": _segments(scores, run, lang, words),
+        "tags": _tags(scores, shown, tag_labels(shown, lang)),
         "grade_composite": _grade_composite(con, term, spec, info["grade"]),
         "scatter_dims": _scatter_dims(con, term, spec, dims),
-        "notes": [tr("suppressed_note", lang, n=MIN_CELL, mark=SUPPRESSED), *model_notes(spec, run, dims, lang)],
+        "notes": [tr("suppressed_note", lang, n=MIN_CELL, mark=SUPPRESSED), *model_notes(shown, run, dims, lang)],
     }
 
 
-def _segments(scores: pd.DataFrame, run: dict, lang: str) -> pd.DataFrame:
+def _segments(scores: pd.DataFrame, run: dict, lang: str, hidden: list[str] | None = None) -> pd.DataFrame:
     words = {int(k): v.get(lang) or v.get("en") for k, v in (run.get("segments") or {}).items()}
     text = scores["segment_zh" if lang == "zh" else "segment_en"]
     for s, t in zip(scores["segment"], text):
         words.setdefault(int(s), t)
+    words = {s: strip_parts(t, hidden or [], lang) for s, t in words.items()}
     total = len(scores)
     rows = []
     for s in sorted(words):

@@ -25,6 +25,7 @@ from workbench.reports.common import (MIN_CELL, OVERALL, as_spec, class_info, co
                                       indicator_stats, numeric, profile_run, scope_words, spec_title, student_scores,
                                       tag_labels)
 from workbench.reports.growth import student_growth
+from workbench.reports.redact import hidden_tags, hidden_words, strip_explanation, strip_parts, visible_spec
 from workbench.reports.text import join_list, tr
 
 DEFAULT_GRAPH = "math_junior"
@@ -180,16 +181,20 @@ def student_mastery(con: duckdb.DuckDBPyConnection, term: str, student_key: str,
 # ------------------------------------------------------------------------------------------ the report
 def student_report(con: duckdb.DuckDBPyConnection, term: str, student_key: str, spec: ProfileSpec | str = "whole_person",
                    lang: str = "zh", *, graph: KnowledgeGraph | str = DEFAULT_GRAPH,
-                   previous: str | None = None) -> dict[str, Any]:
+                   previous: str | None = None, hide: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     """Everything the student report shows, as plain data (see the module doc).
 
     Keys: ``student`` (code, class_id, class_name, grade), ``term``, ``spec`` (id, version, name),
     ``dimensions`` (index dimension: label, score, class_mean, grade_mean, class_n, vs_class),
     ``composite``, ``segment``, ``tags``, ``explanation``, ``strengths``, ``work_on``, ``knowledge``
     (chapters, root_gaps, weak_points, message), ``trends`` (long frame), ``growth`` and ``notes``.
-    Raises ``ValueError`` when the student has no profile of ``spec`` in ``term``.
+    Raises ``ValueError`` when the student has no profile of ``spec`` in ``term``. ``hide``: dimensions
+    left out of the view (see :mod:`workbench.reports.redact`; the psychology view is the only one with
+    the emotion dimension).
     """
     spec = as_spec(spec)
+    shown = visible_spec(spec, hide)
+    words = hidden_words(spec, hide, lang)
     kg = as_graph(graph)
     scores = student_scores(con, term, spec, students=[student_key])
     if scores.empty:
@@ -200,31 +205,44 @@ def student_report(con: duckdb.DuckDBPyConnection, term: str, student_key: str, 
                         {"t": term, "k": student_key}).fetchone()[0]
     info = class_info(con, term, klass) if klass else {"class_id": None, "name": "", "grade": None, "students": 0}
     grade = None if pd.isna(row["grade"]) else int(row["grade"])
-    dims = dimensions_of(con, term, spec)
+    dims = [d for d in dimensions_of(con, term, spec) if d not in hide]
     classmates = student_scores(con, term, spec, class_id=klass) if klass else scores.iloc[0:0]
     comparison = compare_dimensions(classmates, group_means(con, term, spec, grade), dims, spec, lang)
     comparison.insert(1, "score", [row.get(d) for d in comparison.index])
     comparison["vs_class"] = [round(s - c, 1) if np.isfinite(c := numeric(m)) and pd.notna(s) else None
                               for s, m in zip(comparison["score"], comparison["class_mean"])]
     values = indicator_stats(con, term, spec, klass) if klass else pd.DataFrame()
-    strengths, needs = strengths_and_needs(spec, row, comparison, values, student_key, lang)
+    strengths, needs = strengths_and_needs(shown, row, comparison, values, student_key, lang)
     knowledge = student_mastery(con, term, student_key, klass, kg, lang) if klass else \
         {"chapters": None, "root_gaps": [], "root_gap_points": [], "weak_points": 0,
          "message": tr("no_mastery_student", lang)}
     labels = tag_labels(spec, lang)
-    tags = [labels.get(t, t) for t in (row["tags"] if isinstance(row["tags"], list | np.ndarray) else [])]
+    gone = hidden_tags(spec, hide)
+    tags = [labels.get(t, t) for t in (row["tags"] if isinstance(row["tags"], list | np.ndarray) else []) if t not in gone]
     run = profile_run(con, term, spec) or {"report": {}}
     return {
         "student": {"code": display_code(student_key), "class_id": klass, "class_name": info["name"], "grade": grade},
         "term": term, "spec": {"id": spec.id, "version": spec.version, "name": spec_title(spec, lang)},
         "dimensions": comparison, "composite": row.get(OVERALL),
-        "segment": row["segment_zh" if lang == "zh" else "segment_en"],
-        "tags": tags, "explanation": row["explanation_zh" if lang == "zh" else "explanation_en"],
+        "segment": strip_parts(row["segment_zh" if lang == "zh" else "segment_en"], words, lang),
+        "tags": tags, "explanation": strip_explanation(row["explanation_zh" if lang == "zh" else "explanation_en"],
+                                                       words, lang),
         "strengths": strengths, "work_on": needs, "knowledge": knowledge,
-        "trends": student_trends(con, term, student_key, klass, spec, lang) if klass else pd.DataFrame(),
-        "growth": student_growth(con, term, student_key, spec, previous=previous, lang=lang),
-        "notes": model_notes(spec, run["report"], dims, lang),
+        "trends": student_trends(con, term, student_key, klass, shown, lang) if klass else pd.DataFrame(),
+        "growth": _without(student_growth(con, term, student_key, spec, previous=previous, lang=lang), hide, words),
+        "notes": model_notes(shown, run["report"], dims, lang),
     }
+
+
+def _without(growth: dict[str, Any] | None, hide, words: list[str]) -> dict[str, Any] | None:
+    """A growth view without the hidden dimensions' rows and sentences."""
+    if not growth or not hide:
+        return growth
+    out = dict(growth)
+    if isinstance(growth.get("table"), pd.DataFrame):
+        out["table"] = growth["table"].drop(index=[d for d in hide if d in growth["table"].index])
+    out["sentences"] = [x for x in growth.get("sentences") or [] if not any(w in x for w in words)]
+    return out
 
 
 def model_notes(spec: ProfileSpec, report: dict, dims: list[str], lang: str = "zh") -> list[str]:
