@@ -20,7 +20,8 @@ from workbench.indicators.network import Network
 from workbench.sqltext import q
 
 Progress = Callable[[str, int, int], None]
-BETWEENNESS_SAMPLE = 200   # exact betweenness in groups up to this size, a seeded sample of sources above
+BETWEENNESS_SAMPLE = 200
+SIGNIFICANT = 12           # indicator values are rounded to this many significant digits   # exact betweenness in groups up to this size, a seeded sample of sources above
 
 
 @dataclass
@@ -183,12 +184,26 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             where = col.isna() & (klass.isin(covered) | (klass.isna() & klass[col.notna()].isna().any()))
             values.loc[where, i] = float(cat[i].fill)
     scope["school_id"] = scope["school_id"].fillna(_only_school(con))
+    values = _significant(values)
     if progress:
         progress("done", steps, steps)
     # with weekly=True: the series of every weekly indicator asked for and of every trend's indicator
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
                           weekly_df.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
                           missing)
+
+
+def _significant(values: pd.DataFrame, digits: int = SIGNIFICANT) -> pd.DataFrame:
+    """Round each indicator to ``digits`` significant digits of its largest value: DuckDB's parallel sums
+    differ in the last bits from run to run (2.8e-14 on a mean of about 100; more, relatively, on values
+    near 0 from cancelling sums), and a k-means near a tie follows such bits. Rounded, the same data gives
+    the same values, hence the same segments."""
+    a = values.to_numpy(float, copy=True)
+    top = np.where(np.isfinite(a), np.abs(a), 0.0).max(axis=0) if a.size else np.zeros(a.shape[1])
+    for j in range(a.shape[1]):
+        if np.isfinite(top[j]) and top[j] > 0:
+            a[:, j] = np.round(a[:, j], int(digits - 1 - np.floor(np.log10(top[j]))))
+    return pd.DataFrame(a, index=values.index, columns=values.columns)
 
 
 def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
