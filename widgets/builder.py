@@ -409,8 +409,18 @@ def builder_app(query: str | None = None, *, store: str | Path | None = None, mo
     from the URL; a model is chosen by name among the saved and shipped ones. A value that is not allowed
     gives a message saying what is, not an error page.
     """
+    import os
+
     from workbench.apps import AppParamError, query_values
+    from workbench.privacy import ScopeError, current_viewer
+    from workbench.privacy.viewer import ENV_SECRET
     from workbench.store import open_store
+    if os.environ.get(ENV_SECRET):          # served by `workbench serve`: researchers only
+        try:
+            current_viewer().require_app("model_builder")
+        except ScopeError as exc:
+            return v.Alert(type="error", variant="tonal", class_="ma-4", attributes={"data-test": "refused"},
+                           children=[exc.message("zh")])
     library = ModelLibrary(models_dir or default_models_dir())
     with open_store(store or None, read_only=True) as s:
         terms = [t for (t,) in s.con.execute("""SELECT t.term_id FROM terms t WHERE EXISTS (SELECT 1 FROM enrolments e

@@ -103,6 +103,25 @@ UI: dict[str, dict[str, str]] = {
     "mb_error": {"zh": "未应用：{msg}", "en": "not applied: {msg}"},
     "mb_loading": {"zh": "正在计算本学期全部指标…", "en": "computing every indicator of the term…"},
     "mb_language": {"zh": "语言", "en": "Language"},
+    # ---- published apps ---------------------------------------------------------------------------
+    "app_refused": {"zh": "无法显示：", "en": "Cannot show this:"},
+    "app_class": {"zh": "班级", "en": "Class"},
+    "app_student": {"zh": "学生", "en": "Student"},
+    "app_no_consent": {"zh": "该生家长未同意使用心理数据，情绪与心理内容不予显示。",
+                       "en": "The family has not consented to psychology data; emotion and psychology detail is not shown."},
+    "app_parent_note": {"zh": "本报告只与班级、年级的平均水平比较，不与任何其他同学比较。得分是相对位置，不是考试分数。",
+                        "en": "This report compares with class and grade averages only, never with other students. "
+                              "Scores are relative positions, not marks."},
+    "app_psychology": {"zh": "心理与情绪（仅心理教师可见）", "en": "Psychology and emotion (psychology teacher only)"},
+    "app_withheld": {"zh": "共 {total} 名学生，其中 {n} 名家长未同意使用心理数据，未列出。",
+                     "en": "{total} students; {n} whose families did not consent to psychology data are not listed."},
+    "app_mood": {"zh": "心情均值", "en": "mood mean"},
+    "app_streak": {"zh": "连续低落天数", "en": "low-mood streak"},
+    "app_school_overview": {"zh": "学校概览", "en": "School overview"},
+    "app_district_overview": {"zh": "区域概览", "en": "District overview"},
+    "app_units": {"zh": "各单位比较", "en": "Comparison"},
+    "app_quality_map": {"zh": "质量地图", "en": "Quality map"},
+    "app_by_gender": {"zh": "按性别（人数与综合均分）", "en": "By gender (students and mean composite)"},
 }
 
 

@@ -347,3 +347,37 @@ def correlation_heatmap(corr: pd.DataFrame, lang: str = "zh", title: str = "") -
     ax.set_title(title or tr("sec_correlation", lang))
     fig.subplots_adjust(left=min(0.45, 0.12 + label_em * 0.035), bottom=0.2, top=0.88, right=0.84)
     return _render(fig, title or tr("sec_correlation", lang))
+
+
+@_styled
+def quality_map(means: pd.DataFrame, lang: str = "zh", title: str = "") -> SVGChart:
+    """Units (classes or schools, rows) × dimensions: mean scores 0–100 as colour with the value written in;
+    suppressed cells (``<10`` or ``*``) are grey with their mark (a regional quality map, 区域质量地图)."""
+    rows, cols = means.shape
+    data = means.apply(lambda c: pd.to_numeric(c, errors="coerce")).to_numpy(float)
+    label_em = max([_em(i) for i in means.index] + [4])
+    width = min(12.0, 1.2 + label_em * 0.13 + cols * 1.0)
+    height = 1.3 + max(rows, 2) * 0.32
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    ax.set_facecolor("#dddddd")
+    im = ax.pcolormesh(np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, np.ma.masked_invalid(data),
+                       cmap="RdYlGn", vmin=30, vmax=70)
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks(range(cols), [str(c) for c in means.columns])
+    ax.set_yticks(range(rows), [str(i) for i in means.index])
+    raw = means.to_numpy(object)
+    for r in range(rows):
+        for c in range(cols):
+            txt = f"{data[r, c]:.1f}" if np.isfinite(data[r, c]) else str(raw[r, c])
+            ax.text(c, r, txt, ha="center", va="center", fontsize=8)
+    ax.tick_params(length=0)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    cb = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    cb.solids.set_rasterized(False)
+    cb.solids.set_edgecolor("face")
+    ax.set_title(title or tr("sec_quality_map", lang))
+    fig.subplots_adjust(left=min(0.5, (0.3 + label_em * 0.13) / width), right=0.95, bottom=0.12, top=1 - 0.45 / height)
+    return _render(fig, title or tr("sec_quality_map", lang))

@@ -31,6 +31,7 @@ TEXT: dict[str, dict[str, str]] = {
     "sec_cards": {"zh": "学生卡片", "en": "Student cards"},
     "sec_radar": {"zh": "各维度得分", "en": "Scores by dimension"},
     "sec_correlation": {"zh": "维度之间的相关", "en": "How the dimensions correlate"},
+    "sec_quality_map": {"zh": "质量地图（各维度平均分）", "en": "Quality map (mean score per dimension)"},
     "sec_strengths": {"zh": "亮点", "en": "Strengths"},
     "sec_work_on": {"zh": "需要加强", "en": "What to work on"},
     "sec_trends": {"zh": "每周变化", "en": "Week by week"},
@@ -73,6 +74,10 @@ TEXT: dict[str, dict[str, str]] = {
     "this_class": {"zh": "本班", "en": "this class"},
     "class_avg": {"zh": "班级平均", "en": "class mean"},
     "all_students": {"zh": "全体学生", "en": "all students"},
+    "segment_n": {"zh": "第 {n} 群", "en": "segment {n}"},
+    "complementary_note": {"zh": "标 * 的格子本身不少于 10 人，但为防止由合计反推出小于 10 人的格子而一并隐藏。",
+                           "en": "Cells marked * have 10 or more students but are hidden too, so that a cell under 10 "
+                                 "cannot be worked out from the totals."},
     "all_avg": {"zh": "全体平均", "en": "mean"},
     "grade_avg": {"zh": "年级平均", "en": "grade mean"},
     "school_avg": {"zh": "全校平均", "en": "school mean"},
