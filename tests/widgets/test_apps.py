@@ -1,0 +1,136 @@
+"""Every role app rendered for the demo school (headless, the viewer handed over as the server does): each shows
+its sections, refuses out-of-scope parameters, and no widget state carries a raw identifier from the vault —
+names only masked and only for roles that may see them, never national IDs, phones or school numbers."""
+from __future__ import annotations
+
+import json
+import secrets
+
+import duckdb
+import ipywidgets
+import pytest
+
+from widgets import apps
+from workbench.privacy import Viewer, mask_name
+from workbench.privacy.viewer import ENV_SECRET, ENV_TOKEN
+from workbench.reports.common import display_code
+
+TERM = "2026-2027-1"
+
+
+@pytest.fixture(scope="module")
+def demo(prepared_demo, tmp_path_factory):
+    con = duckdb.connect(str(prepared_demo["store"]), read_only=True)
+    vault = con.execute("SELECT student_key, name, national_id, phone FROM identity_vault").fetchall()
+    ids = {v for (v,) in con.execute("SELECT source_id FROM identity_vault_ids").fetchall() if v and len(v) >= 6}
+    g7c1 = [k for (k,) in con.execute("SELECT DISTINCT student_key FROM enrolments WHERE term_id = $t AND class_id = 'G7C1' "
+                                      "ORDER BY 1", {"t": TERM}).fetchall()]
+    con.close()
+    return {"store": prepared_demo["store"], "vault": vault, "ids": ids, "g7c1": g7c1,
+            "audit": tmp_path_factory.mktemp("audit") / "audit.jsonl"}
+
+
+@pytest.fixture
+def as_viewer(demo, monkeypatch):
+    secret = secrets.token_bytes(32)
+    monkeypatch.setenv("WORKBENCH_STORE", str(demo["store"]))
+    monkeypatch.setenv("WORKBENCH_AUDIT", str(demo["audit"]))
+    monkeypatch.setenv(ENV_SECRET, secret.hex())
+
+    def set_viewer(viewer: Viewer) -> None:
+        monkeypatch.setenv(ENV_TOKEN, viewer.token(secret))
+    return set_viewer
+
+
+def _state(widget) -> str:
+    seen, out = set(), []
+
+    def walk(w):
+        if id(w) in seen:
+            return
+        seen.add(id(w))
+        out.append(json.dumps(w.get_state(), ensure_ascii=False, default=str))
+        for c in getattr(w, "children", None) or []:
+            if isinstance(c, ipywidgets.Widget):
+                walk(c)
+        for c in (getattr(w, "v_slots", None) or []):
+            if isinstance(c.get("children"), ipywidgets.Widget):
+                walk(c["children"])
+    walk(widget)
+    return "\n".join(out)
+
+
+def _identifiers_in(text: str, demo, *, masked_ok: bool) -> list[str]:
+    found = []
+    for key, name, nid, phone in demo["vault"]:
+        if name and len(name) >= 2 and name in text:
+            found.append(f"name {name}")
+        if not masked_ok and name and mask_name(name) in text and len(name) >= 3:
+            found.append(f"masked name {mask_name(name)}")
+        for v in (nid, phone):
+            if v and v in text:
+                found.append(f"identifier {v}")
+        if key in text:
+            found.append(f"student_key {key}")
+    found += [f"source id {i}" for i in demo["ids"] if i in text]
+    return found
+
+
+ROLE_APPS = [
+    ("class_dashboard", Viewer("li_t", "head_teacher", classes=("G7C1",)), "class=G7C1", ["distribution", "teaching-map", "students"], True),
+    ("class_dashboard", Viewer("wang_t", "subject_teacher", classes=("G7C1", "G7C2")), "class=G7C2&lang=en", ["distribution", "students"], True),
+    ("student_profile", Viewer("li_t", "head_teacher", classes=("G7C1",)), "class=G7C1", ["strengths", "radar", "mastery"], True),
+    ("psychology_dashboard", Viewer("psy", "psychology_teacher"), "class=G8C1", ["psychology-table", "withheld"], True),
+    ("school_overview", Viewer("adm", "school_admin"), "", ["units", "quality-map", "gender"], False),
+    ("district_overview", Viewer("dist", "district_admin"), "lang=en", ["units", "quality-map", "gender"], False),
+]
+
+
+@pytest.mark.parametrize("app,viewer,query,sections,names_ok", ROLE_APPS, ids=lambda x: getattr(x, "role", None) or str(x)[:20])
+def test_app_renders_its_sections_without_identifiers(app, viewer, query, sections, names_ok, as_viewer, demo):
+    as_viewer(viewer)
+    widget = getattr(apps, app)(query)
+    text = _state(widget)
+    assert '"data-test": "refused"' not in text, text[:500]
+    for s in sections:
+        assert f'"data-test": "{s}"' in text, s
+    assert not _identifiers_in(text, demo, masked_ok=names_ok)
+
+
+def test_parent_report_shows_own_child_by_display_name(as_viewer, demo):
+    child = demo["g7c1"][5]
+    as_viewer(Viewer("mum", "parent", student=child))
+    text = _state(apps.parent_report("student=" + display_code(demo["g7c1"][6])))     # the URL is ignored
+    name = next(n for k, n, *_ in demo["vault"] if k == child)
+    assert mask_name(name) in text and '"data-test": "strengths"' in text
+    assert not _identifiers_in(text, demo, masked_ok=True)
+    others = [mask_name(n) for k, n, *_ in demo["vault"] if k in demo["g7c1"] and k != child and len(n) >= 3
+              and mask_name(n) != mask_name(name)]
+    assert not [o for o in others if o in text]
+
+
+@pytest.mark.parametrize("app,viewer,query", [
+    ("class_dashboard", Viewer("li_t", "head_teacher", classes=("G7C1",)), "class=G7C2"),
+    ("psychology_dashboard", Viewer("wang_t", "subject_teacher", classes=("G7C1",)), ""),
+    ("parent_report", Viewer("li_t", "head_teacher", classes=("G7C1",)), ""),
+    ("school_overview", Viewer("mum", "parent", student="S0"), ""),
+    ("student_profile", Viewer("li_t", "head_teacher", classes=("G7C1",)), "class=G8C1"),
+])
+def test_out_of_scope_requests_are_refused(app, viewer, query, as_viewer, demo):
+    as_viewer(viewer)
+    text = _state(getattr(apps, app)(query))
+    assert '"data-test": "refused"' in text
+    assert "<svg" not in text and "wb-table" not in text
+    last = json.loads(demo["audit"].read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["action"], last["target"], last["user_name"]) == ("refused", app, viewer.login)
+
+
+def test_no_viewer_no_data(monkeypatch, demo):
+    monkeypatch.setenv("WORKBENCH_STORE", str(demo["store"]))
+    monkeypatch.delenv(ENV_TOKEN, raising=False)
+    monkeypatch.delenv(ENV_SECRET, raising=False)
+    text = _state(apps.class_dashboard("class=G7C1"))
+    assert '"data-test": "refused"' in text and "未登录" in text
+    monkeypatch.setenv(ENV_SECRET, secrets.token_bytes(32).hex())
+    monkeypatch.setenv(ENV_TOKEN, Viewer("li_t", "head_teacher", classes=("G7C1",)).token(b"x" * 32))   # forged
+    assert "身份凭证无效" in _state(apps.class_dashboard("class=G7C1"))
