@@ -429,6 +429,43 @@ def run_term_cmd(term, spec_ref, classes, jobs, force, student_reports, store_pa
     sys.exit(run.exit_code)
 
 
+@main.command()
+@click.option("--store", "store_path", default=None, help="Store file (default $WORKBENCH_STORE or data/workbench.duckdb).")
+@click.option("--journal", default=None, help="Audit journal (default $WORKBENCH_AUDIT or audit.jsonl next to the store).")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--user", default=None, help="Only this login.")
+@click.option("--action", default=None, help="Only this action (view_psychology, view_identity, view_student, refused …).")
+@click.option("--import", "do_import", is_flag=True, help="Move the journal into the store's audit_log (needs the store writable).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--lang", default="zh", type=click.Choice(["zh", "en"]))
+def audit(store_path, journal, limit, user, action, do_import, as_json, lang) -> None:
+    """Recent accesses to students' identity and psychology data (who, role, what, when). 审计日志"""
+    import json as _json
+
+    from workbench.privacy.audit import ACTIONS, AuditLog, recent
+    log = AuditLog(journal)
+    if do_import:
+        with open_store(default_store_path(store_path)) as store:
+            n = log.import_into(store.con)
+        click.echo(f"{n} entries moved into audit_log / 已导入 {n} 条")
+        return
+    path = default_store_path(store_path)
+    store = open_store(path, read_only=True) if path.exists() else None
+    try:
+        rows = recent(store.con if store else None, log, limit=limit, user=user, action=action)
+    finally:
+        if store:
+            store.close()
+    if as_json:
+        click.echo(_json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for e in rows:
+        what = ACTIONS.get(e["action"], (e["action"], e["action"]))[0 if lang == "zh" else 1]
+        click.echo(f"{e['ts'][:19]}  {e['user_name']:<12} {e['role']:<18} {what}  {e['target']}")
+    if not rows:
+        click.echo("没有记录" if lang == "zh" else "no entries")
+
+
 def _steps_bar(enabled: bool):
     if not enabled:
         return None
