@@ -134,3 +134,25 @@ def test_no_viewer_no_data(monkeypatch, demo):
     monkeypatch.setenv(ENV_SECRET, secrets.token_bytes(32).hex())
     monkeypatch.setenv(ENV_TOKEN, Viewer("li_t", "head_teacher", classes=("G7C1",)).token(b"x" * 32))   # forged
     assert "身份凭证无效" in _state(apps.class_dashboard("class=G7C1"))
+
+
+def test_app_notebooks_hold_only_calls():
+    import ast
+    from pathlib import Path
+
+    import nbformat
+    root = Path(__file__).resolve().parents[2] / "voila_apps"
+    names = sorted(p.stem for p in root.glob("*.ipynb"))
+    assert names == ["class_dashboard", "district_overview", "model_builder", "parent_report", "psychology_dashboard",
+                     "school_overview", "student_profile"]
+    for name in names:
+        nb = nbformat.read(root / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        for c in code:
+            assert not c.outputs and c.execution_count is None
+            tree = ast.parse(c.source)
+            assert all(isinstance(n, ast.Expr | ast.ImportFrom | ast.Import) for n in tree.body), (name, c.source)
+        assert "get_query_string()" in code[-1].source                  # parameters come from the URL only
+        if name != "model_builder":
+            assert hasattr(apps, name) and f"{name}(get_query_string())" in code[-1].source
