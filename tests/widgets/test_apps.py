@@ -156,3 +156,19 @@ def test_app_notebooks_hold_only_calls():
         assert "get_query_string()" in code[-1].source                  # parameters come from the URL only
         if name != "model_builder":
             assert hasattr(apps, name) and f"{name}(get_query_string())" in code[-1].source
+
+
+def test_widget_callbacks_cannot_widen_the_scope(as_viewer, demo):
+    """A select's value forged by the browser (a class or student not offered) gets a refusal, not data."""
+    as_viewer(Viewer("li_t", "head_teacher", classes=("G7C1",)))
+    dash = apps.class_dashboard("class=G7C1")
+    pick = dash.children[0]
+    assert [i["value"] for i in pick.items] == ["G7C1"]
+    pick.v_model = "G8C2"
+    text = _state(dash)
+    assert '"data-test": "refused"' in text and "八年级(2)班" not in text and "<svg" not in text
+    prof = apps.student_profile("class=G7C1")
+    spick = prof.children[0]
+    outsider = demo["vault"][-1][0]
+    spick.v_model = display_code(outsider) if outsider not in demo["g7c1"] else "S-zzzzzz"
+    assert '"data-test": "refused"' in _state(prof)
