@@ -25,7 +25,7 @@ from workbench.reports.common import OVERALL, numeric
 from workbench.reports.overview import overview
 from workbench.reports.scoped import ScopedViews
 from workbench.reports.text import join_list, tr
-from workbench.store import open_store
+from workbench.store import find_store, open_store
 
 
 def table_html(df: pd.DataFrame, columns: dict[str, str] | None = None, *, index: bool = False, cls: str = "") -> str:
@@ -65,7 +65,7 @@ def warm_up() -> None:
     charts.radar({"a": 50, "b": 60, "c": 70}, {"a": 50, "b": 50, "c": 50})
     charts.teaching_heatmap(pd.DataFrame(np.full((3, 3), 0.5), index=list("abc"), columns=list("xyz")))
     try:
-        with open_store(None, read_only=True) as s:
+        with open_store(find_store(), read_only=True) as s:
             s.con.execute("SELECT count(*) FROM enrolments").fetchone()
     except Exception:  # noqa: BLE001 - no store yet: the app itself will say so
         pass
@@ -86,7 +86,7 @@ def _start(query: str | None, app: str, defaults: dict[str, str], choices: Calla
         viewer: Viewer = current_viewer()
     except ScopeError as exc:
         return None, None, refusal(exc, lang)
-    store = open_store(None, read_only=True)
+    store = open_store(find_store(), read_only=True)
     try:
         term = query_values(query, {"term": ""}).get("term") or store.con.execute(
             "SELECT max(term_id) FROM enrolments").fetchone()[0]

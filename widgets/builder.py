@@ -94,11 +94,11 @@ class ModelBuilder(v.Container):
     def from_store(cls, store: str | Path | None = None, term: str = "2026-2027-1", spec: str | Path = "whole_person", *,
              models_dir: str | Path | None = None, lang: str = "zh", display=None, progress=None) -> ModelBuilder:
         """Open the builder on a store's term (every catalogue indicator is computed once, a few seconds)."""
-        from workbench.store import open_store
+        from workbench.store import find_store, open_store
         library = ModelLibrary(models_dir or default_models_dir())
         spec_obj = spec if isinstance(spec, ProfileSpec) else (
             library.load(str(spec)) if str(spec) in library.models() else load_spec(spec))
-        with open_store(store or None, read_only=True) as s:
+        with open_store(find_store(store or None), read_only=True) as s:
             engine = PreviewEngine.from_store(s.con, term, progress=progress, display=display)
         return cls(SpecEditor(spec_obj), engine, library=library, lang=lang)
 
@@ -414,7 +414,7 @@ def builder_app(query: str | None = None, *, store: str | Path | None = None, mo
     from workbench.apps import AppParamError, query_values
     from workbench.privacy import ScopeError, current_viewer
     from workbench.privacy.viewer import ENV_SECRET
-    from workbench.store import open_store
+    from workbench.store import find_store, open_store
     if os.environ.get(ENV_SECRET):          # served by `workbench serve`: researchers only
         try:
             current_viewer().require_app("model_builder")
@@ -422,7 +422,7 @@ def builder_app(query: str | None = None, *, store: str | Path | None = None, mo
             return v.Alert(type="error", variant="tonal", class_="ma-4", attributes={"data-test": "refused"},
                            children=[exc.message("zh")])
     library = ModelLibrary(models_dir or default_models_dir())
-    with open_store(store or None, read_only=True) as s:
+    with open_store(find_store(store or None), read_only=True) as s:
         terms = [t for (t,) in s.con.execute("""SELECT t.term_id FROM terms t WHERE EXISTS (SELECT 1 FROM enrolments e
                     WHERE e.term_id = t.term_id) ORDER BY t.start_date""").fetchall()]
     lang = query_values(query, {"lang": "zh"}).get("lang")

@@ -164,8 +164,8 @@ class KnowledgeGraphView(v.VuetifyTemplate):
         con = getattr(store, "con", store)
         own = not isinstance(con, duckdb.DuckDBPyConnection)
         if own:
-            from workbench.store import default_store_path
-            con = duckdb.connect(str(default_store_path(store or None)), read_only=True)
+            from workbench.store import find_store
+            con = duckdb.connect(str(find_store(store or None)), read_only=True)
         try:
             students, mastery = class_mastery(con, term, class_id)
             grade = class_info(con, term, class_id)["grade"]

@@ -298,8 +298,8 @@ def default_models_dir() -> Path:
     """``$WORKBENCH_MODELS``, else ``models/`` next to the store (``data/models`` for the demo)."""
     import os
 
-    from workbench.store import default_store_path
-    return Path(os.environ.get(ENV_MODELS) or default_store_path().parent / "models")
+    from workbench.store import find_store
+    return Path(os.environ.get(ENV_MODELS) or find_store().parent / "models")
 
 
 class ModelLibrary:

@@ -28,7 +28,7 @@ from workbench.reports.common import OVERALL, as_spec, fmt_score, numeric
 from workbench.reports.data import class_alerts, class_cards, class_growth, class_overview, class_teaching_map
 from workbench.reports.student import DEFAULT_GRAPH, as_graph, student_report
 from workbench.reports.text import join_list, tr
-from workbench.store import default_store_path, open_store
+from workbench.store import find_store, open_store
 
 CARD_STYLE = ("display:inline-block;vertical-align:top;width:15.5em;margin:0 .5em .5em 0;padding:.45em .6em;"
               "border:1px solid #d0d7de;border-radius:6px;font-size:90%;line-height:1.45")
@@ -38,7 +38,7 @@ CARD_STYLE = ("display:inline-block;vertical-align:top;width:15.5em;margin:0 .5e
 def ensure_prepared(store: str | Path | None, term: str, spec: ProfileSpec | str) -> list[str]:
     """Compute the term's profile (and mastery, previous term) when the store lacks it; what was computed."""
     from workbench.runs import is_prepared, prepare_term
-    path = default_store_path(store or None)
+    path = find_store(store or None)
     if not path.exists():
         raise FileNotFoundError(f"store {path} does not exist / 数据库文件不存在")
     if is_prepared(path, term, spec):
@@ -100,7 +100,7 @@ class ClassReport:
         """Prepare the term when needed and read the class's data (``store`` empty = the default store)."""
         spec, graph = as_spec(spec), as_graph(graph)
         computed = ensure_prepared(store, term, spec)
-        with open_store(default_store_path(store or None), read_only=True) as s:
+        with open_store(find_store(store or None), read_only=True) as s:
             con = s.con
             overview = class_overview(con, term, class_id, spec, lang)
             report = cls(term, class_id, lang, overview, class_teaching_map(con, term, class_id, graph, lang),
@@ -228,7 +228,7 @@ class StudentReport:
             raise ValueError("student_key is empty / " + tr("no_student_key", "zh"))
         spec = as_spec(spec)
         computed = ensure_prepared(store, term, spec)
-        with open_store(default_store_path(store or None), read_only=True) as s:
+        with open_store(find_store(store or None), read_only=True) as s:
             report = cls(lang, student_report(s.con, term, student_key, spec, lang, graph=graph), computed)
         out = _out_dir(output_dir)
         if out is not None:

@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
-from workbench.store.connection import Store, StoreVersionError, default_store_path, open_store
+from workbench.store.connection import Store, StoreVersionError, default_store_path, find_store, open_store
 from workbench.store.schema import SCHEMA_VERSION, TABLES, VAULT_TABLES
 
-__all__ = ["Store", "StoreVersionError", "open_store", "default_store_path", "SCHEMA_VERSION",
+__all__ = ["Store", "StoreVersionError", "open_store", "default_store_path", "find_store", "SCHEMA_VERSION",
            "TABLES", "VAULT_TABLES"]

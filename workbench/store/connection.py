@@ -22,20 +22,25 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_store_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path`` if given, else ``$WORKBENCH_STORE``, else ``data/workbench.duckdb`` — in the working
-    directory when it is there, else in the project folder (so a notebook opened from ``notebooks/``
-    or ``voila_apps/`` finds the store ``make demo`` built).
+    """``path`` if given, else ``$WORKBENCH_STORE``, else ``data/workbench.duckdb``.
 
     >>> default_store_path("x.duckdb").name
     'x.duckdb'
     """
     if path:
         return Path(path)
-    if os.environ.get(ENV_STORE):
-        return Path(os.environ[ENV_STORE])
-    if not DEFAULT_STORE.exists() and (PROJECT_ROOT / DEFAULT_STORE).exists():
+    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+
+
+def find_store(path: str | os.PathLike[str] | None = None) -> Path:
+    """Like :func:`default_store_path`, but when neither a path nor ``$WORKBENCH_STORE`` is given and the working
+    directory has no store, the project's ``data/workbench.duckdb`` (the one ``make demo`` builds) if it exists —
+    so a notebook opened from ``notebooks/`` or an app served from ``voila_apps/`` finds it. For reading:
+    :func:`open_store` itself never looks elsewhere, so it never writes into another folder's store."""
+    found = default_store_path(path)
+    if not path and not os.environ.get(ENV_STORE) and not found.exists() and (PROJECT_ROOT / DEFAULT_STORE).exists():
         return PROJECT_ROOT / DEFAULT_STORE
-    return DEFAULT_STORE
+    return found
 
 
 class Store:
