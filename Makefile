@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python benchmarks/mastery.py
 	$(BIN)/python benchmarks/term_run.py
 	$(BIN)/python benchmarks/builder.py
+	$(BIN)/python benchmarks/apps.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work
