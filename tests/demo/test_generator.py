@@ -73,7 +73,7 @@ def test_files_exist_and_row_counts_match_summary(run):
     files = run["summary"]["files"]
     expected = {"roster.xlsx", "terms.csv", "lms_users.csv", "lms_events.csv", "exam_scores.csv", "unit_tests.csv",
                 "items.csv", "responses.csv", "attendance.csv", "interest_inventory.xlsx", "psych_scale.csv",
-                "mood_checkins.jsonl", "activities.csv"}
+                "mood_checkins.jsonl", "activities.csv", "consents.csv"}
     assert set(files) == expected
     for name, n in files.items():
         path = run["ex"] / name

@@ -43,7 +43,7 @@ def test_audit_cli_lists_and_imports(run_cli, tmp_path, store):
     store.close()
     out = run_cli("audit", "--journal", journal, "--store", store.path, "--json")
     rows = json.loads(out.stdout)
-    assert [(r["user_name"], r["action"]) for r in rows] == [("li_t", "refused"), ("psy_wang", "view_psychology")]
+    assert sorted((r["user_name"], r["action"]) for r in rows) == [("li_t", "refused"), ("psy_wang", "view_psychology")]
     text = run_cli("audit", "--journal", journal, "--store", store.path, "--user", "psy_wang").stdout
     assert "查看心理/情绪数据" in text and "S-0d154f" in text and "li_t" not in text
     assert "2 entries moved" in run_cli("audit", "--journal", journal, "--store", store.path, "--import").stdout

@@ -5,7 +5,7 @@
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> summary = generate_demo_school(out / "exports", out / "ground_truth", students=40, weeks=4, seed=7)
 >>> summary["students"], sorted(summary["files"])[:3]
-(40, ['activities.csv', 'attendance.csv', 'exam_scores.csv'])
+(40, ['activities.csv', 'attendance.csv', 'consents.csv'])
 """
 from .generate import generate_demo_school
 
