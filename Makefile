@@ -13,8 +13,10 @@ DEMO_TERM ?= 2026-2027-1
 SPECS ?= academic_emotion whole_person online_engagement
 JOBS ?= 2
 RUN_FLAGS ?=
+PORT ?= 8866
+SERVE_FLAGS ?=
 
-.PHONY: install demo test bench clean system-deps
+.PHONY: install demo test bench clean system-deps serve
 
 install: $(STAMP) system-deps
 
@@ -40,6 +42,12 @@ demo: install
 	done
 	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
 	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
+	$(BIN)/workbench users demo --store $(STORE)
+
+# The published apps behind login (users.yaml beside the store; `make demo` writes demo accounts and prints their
+# passwords once). Listens on 127.0.0.1:$(PORT); put an HTTPS reverse proxy in front to serve a school network.
+serve: install
+	$(BIN)/workbench serve --store $(STORE) --port $(PORT) $(SERVE_FLAGS)
 
 test: install
 	$(BIN)/python -m pytest -q

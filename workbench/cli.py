@@ -1,5 +1,5 @@
 """The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg,
-mastery, run-term."""
+mastery, run-term, users, serve (the last two in ``workbench.serve.cli``)."""
 from __future__ import annotations
 
 import json
@@ -481,6 +481,14 @@ def _steps_bar(enabled: bool):
             bar.close()
     return progress
 
+
+def _register() -> None:
+    from workbench.serve.cli import serve, users
+    main.add_command(users)
+    main.add_command(serve)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

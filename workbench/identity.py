@@ -321,3 +321,12 @@ def apply_review_decisions(con: duckdb.DuckDBPyConnection, path: str | os.PathLi
         con.execute("UPDATE identity_vault_review SET status = 'resolved', decision = ? WHERE review_id = ?",
                     [decision, int(row.review_id)])
     return out
+
+
+def student_key_for(con: duckdb.DuckDBPyConnection, source_id: str, system: str = "school_no") -> str | None:
+    """The ``student_key`` the vault links to ``source_id`` in ``system`` (a school number by default), or
+    ``None``. The one way to turn an identifier a person types (a parent's child's school number) into a
+    pseudonym; the identifier itself stays in the vault."""
+    row = con.execute("SELECT student_key FROM identity_vault_ids WHERE system = ? AND source_id = ?",
+                      [system, str(source_id).strip()]).fetchone()
+    return row[0] if row else None

@@ -122,6 +122,32 @@ UI: dict[str, dict[str, str]] = {
     "app_units": {"zh": "各单位比较", "en": "Comparison"},
     "app_quality_map": {"zh": "质量地图", "en": "Quality map"},
     "app_by_gender": {"zh": "按性别（人数与综合均分）", "en": "By gender (students and mean composite)"},
+    # ---- workbench serve: login, refusals, the list of apps ----------------------------------------
+    "sv_title": {"zh": "学生画像工作台", "en": "Profile Workbench"},
+    "sv_login": {"zh": "登录", "en": "Log in"},
+    "sv_login_name": {"zh": "用户名", "en": "Login"},
+    "sv_password": {"zh": "密码", "en": "Password"},
+    "sv_bad_login": {"zh": "用户名或密码不正确", "en": "wrong login or password"},
+    "sv_throttled": {"zh": "尝试次数过多，请 {minutes} 分钟后再试", "en": "too many attempts; try again in {minutes} minutes"},
+    "sv_logged_out": {"zh": "您已退出登录", "en": "you have logged out"},
+    "sv_logout": {"zh": "退出登录", "en": "Log out"},
+    "sv_other_lang": {"zh": "English", "en": "中文"},
+    "sv_refused": {"zh": "无权访问", "en": "Access refused"},
+    "sv_not_found": {"zh": "页面不存在", "en": "Page not found"},
+    "sv_busy": {"zh": "当前使用人数较多", "en": "Too many people are using the apps"},
+    "sv_busy_text": {"zh": "服务器暂时无法打开更多页面，请过几分钟再试；关闭不用的页面也能腾出位置。",
+                     "en": "The server cannot open more pages right now. Please try again in a few minutes; "
+                           "closing pages you no longer use frees room too."},
+    "sv_my_apps": {"zh": "我的应用", "en": "My apps"},
+    "sv_no_apps": {"zh": "您的角色暂时没有可用的应用", "en": "there is no app for your role yet"},
+    "sv_signed_in_as": {"zh": "{login}（{role}）", "en": "{login} ({role})"},
+    "sv_back": {"zh": "返回我的应用", "en": "Back to my apps"},
+    "sv_unknown_app": {"zh": "没有这个应用", "en": "there is no such app"},
+    "app_model_builder": {"zh": "画像模型构建器", "en": "Profile model builder"},
+    "app_class_dashboard": {"zh": "班级学情看板", "en": "Class dashboard"},
+    "app_student_profile": {"zh": "学生画像", "en": "Student profile"},
+    "app_psychology_dashboard": {"zh": "心理健康看板", "en": "Psychology dashboard"},
+    "app_parent_report": {"zh": "家长报告", "en": "Report for parents"},
 }
 
 

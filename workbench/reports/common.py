@@ -25,6 +25,7 @@ from workbench.indicators.catalogue import Indicator, load_catalogue
 from workbench.model.estimator import as_spec
 from workbench.model.run import MIN_CELL
 from workbench.model.spec import ProfileSpec
+from workbench.privacy.scope import display_code
 from workbench.reports.text import tr
 
 SUPPRESSED = f"<{MIN_CELL}"
@@ -34,12 +35,6 @@ __all__ = ["MIN_CELL", "OVERALL", "SUPPRESSED", "as_spec", "count_cell", "displa
 
 
 # ------------------------------------------------------------------------------------------ cells
-def display_code(student_key: str) -> str:
-    """``S-`` and the first six characters of the pseudonym after its ``S`` prefix."""
-    key = str(student_key)
-    return "S-" + (key[1:7] if key.startswith("S") else key[:6])
-
-
 def count_cell(n: int) -> int | str:
     """``n``, or :data:`SUPPRESSED` when ``0 < n < MIN_CELL`` (nobody is nobody: 0 is shown)."""
     n = int(n)
