@@ -23,7 +23,9 @@ def engine(demo_school):
 
 @pytest.fixture
 def builder(engine, tmp_path):
-    return ModelBuilder(SpecEditor(load_spec("whole_person")), engine, library=ModelLibrary(tmp_path / "models"))
+    # chart_delay=0: charts redrawn at once (a session-wide playwright loop would otherwise look like a kernel's)
+    return ModelBuilder(SpecEditor(load_spec("whole_person")), engine, library=ModelLibrary(tmp_path / "models"),
+                        chart_delay=0)
 
 
 def _overall(b):

@@ -10,8 +10,8 @@ those with an indicator of the catalogue's ``emotion`` dimension.
 >>> spec = load_spec("whole_person")
 >>> sorted(psychology_dimensions(spec))
 ['emotion']
->>> hidden_tags(spec, {"emotion"})
-{'academic_difficulty_with_anxiety', 'all_round_strength'}
+>>> sorted(hidden_tags(spec, {"emotion"}))
+['academic_difficulty_with_anxiety', 'all_round_strength']
 >>> strip_parts("学业强、情绪弱", ["情绪"], "zh"), strip_parts("情绪弱", ["情绪"], "zh")
 ('学业强', '各方面中等')
 """
