@@ -41,6 +41,7 @@ demo: install
 	  $(BIN)/workbench profile --term $(DEMO_TERM) --spec $$spec --store $(STORE) --out $(DEMO_DIR)/profiles || exit 1; \
 	done
 	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
+	$(BIN)/workbench alerts run --term $(DEMO_TERM) --store $(STORE)
 	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
 	$(BIN)/workbench users demo --store $(STORE)
 

@@ -156,7 +156,8 @@ def _class_view(views: ScopedViews, d: dict) -> list:
     if not tm.get("empty"):
         out.append(_card(tr("sec_teaching", lang), ChartView(charts.teaching_heatmap(tm["grid"], lang)), test_id="teaching-map"))
     if len(d["alerts"]):
-        out.append(_card(tr("sec_alerts", lang), _html(table_html(d["alerts"], {"code": "", "rule_id": "", "level": ""})),
+        out.append(_card(tr("sec_alerts", lang), _html(table_html(d["alerts"], {"display": ui("app_student", lang), "level_label": tr("col_level", lang),
+                                                                 "fired_on": tr("col_created", lang), "text": tr("col_rule", lang)})),
                          test_id="alerts"))
     cols = {"display": ui("app_student", lang), **{c: c for c in students.columns if c in labels.values()}}
     out.append(_card(tr("sec_cards", lang), _html(table_html(students, cols)), test_id="students"))

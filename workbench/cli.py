@@ -483,7 +483,9 @@ def _steps_bar(enabled: bool):
 
 
 def _register() -> None:
+    from workbench.alerts.cli import alerts
     from workbench.serve.cli import serve, users
+    main.add_command(alerts)
     main.add_command(users)
     main.add_command(serve)
 

@@ -43,8 +43,10 @@ def two_term_demo(prepared_demo, tmp_path_factory):
                     "WHERE term_id = $t AND spec_id = 'whole_person'", {"t": TERM, "p": PREVIOUS})
         alerted = con.execute("SELECT min(student_key) FROM enrolments WHERE term_id = $t AND class_id = 'G7C1'",
                               {"t": TERM}).fetchone()[0]
-        con.execute("INSERT INTO alerts VALUES (1, $t, $k, 'academic_drop', 'amber', 'head_teacher', "
-                    "'{\"weeks\": 3}', 'open', TIMESTAMP '2026-11-02 08:00:00')", {"t": TERM, "k": alerted})
+        con.execute("INSERT INTO alerts (alert_id, term_id, student_key, rule_id, level, route_to, detail, status, "
+                    "created_at, class_id, fired_on) VALUES (1, $t, $k, 'academic_drop', 'warning', 'head_teacher', "
+                    "'{\"text\": {\"zh\": \"成绩连续三周下降\", \"en\": \"scores fell three weeks in a row\"}}', "
+                    "'open', TIMESTAMP '2026-11-02 08:00:00', 'G7C1', DATE '2026-11-02')", {"t": TERM, "k": alerted})
     return {"store": path, "previous": PREVIOUS, "dropped": dropped, "alerted": alerted}
 
 

@@ -158,6 +158,8 @@ def test_alerts_of_the_class(demo_con, two_term_demo):
         a = class_alerts(con, TERM, CLASS)
         assert list(a["code"]) == [display_code(two_term_demo["alerted"])] and a["rule_id"].iloc[0] == "academic_drop"
         assert class_alerts(con, TERM, "G7C2").empty
+        assert class_alerts(con, TERM, CLASS, role="subject_teacher").empty      # routed to head teachers only
+        assert class_alerts(con, TERM, CLASS, lang="en")["text"].iloc[0] == "scores fell three weeks in a row"
 
 
 def test_cards_one_per_student_with_strengths_above_the_class_mean(demo_con, spec):

@@ -13,7 +13,7 @@ from workbench.store import SCHEMA_VERSION, TABLES, VAULT_TABLES, StoreVersionEr
 
 
 def test_fresh_store_has_version_and_every_table(store):
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert set(TABLES) <= set(store.tables())
     for name, table in TABLES.items():
@@ -106,11 +106,30 @@ def test_v1_store_gains_the_v2_profile_tables(tmp_path):
     assert "spec_hash" not in [r[0] for r in con.execute("DESCRIBE profiles").fetchall()]
     con.close()
     with open_store(path) as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == SCHEMA_VERSION
         assert [r[0] for r in s.con.execute("DESCRIBE profiles").fetchall()] == TABLES["profiles"].column_names()
         assert s.con.execute("SELECT dimension, score, spec_hash FROM profiles").fetchall() == [("overall", 50.0, None)]
         for t in ("profile_students", "profile_runs", "indicator_values"):
             assert [r[0] for r in s.con.execute(f"DESCRIBE {t}").fetchall()] == TABLES[t].column_names()
+
+
+def test_v2_store_gains_the_v3_alert_columns(tmp_path):
+    """A v2 store keeps its alerts and gains the v3 columns (issue 8) and the id sequences."""
+    import duckdb
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE workbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    migrations.MIGRATIONS[1](con)
+    migrations.MIGRATIONS[2](con)
+    con.execute("INSERT INTO workbench_meta VALUES ('schema_version', '2')")
+    con.execute("INSERT INTO alerts VALUES (1, 't1', 'Sabc', 'r', 'watch', 'head_teacher', NULL, 'open', now())")
+    con.close()
+    with open_store(path) as s:
+        assert s.schema_version() == 3
+        for t in ("alerts", "interventions"):
+            assert [r[0] for r in s.con.execute(f"DESCRIBE {t}").fetchall()] == TABLES[t].column_names()
+        assert s.con.execute("SELECT rule_id, fired_on FROM alerts").fetchall() == [("r", None)]
+        assert s.con.execute("SELECT nextval('alert_seq')").fetchone()[0] == 1
 
 
 def test_failed_migration_leaves_store_as_it_was(tmp_path, monkeypatch):

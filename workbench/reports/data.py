@@ -197,13 +197,12 @@ def class_teaching_map(con: duckdb.DuckDBPyConnection, term: str, class_id: str,
 
 
 # ------------------------------------------------------------------------------------------ alerts and cards
-def class_alerts(con: duckdb.DuckDBPyConnection, term: str, class_id: str) -> pd.DataFrame:
-    """Rows of ``alerts`` for the term and the class's students (often empty), with a ``code`` column."""
-    df = con.execute("""SELECT * FROM alerts WHERE term_id = $t AND student_key IN
-                        (SELECT student_key FROM enrolments WHERE term_id = $t AND class_id = $c)
-                        ORDER BY created_at, alert_id""", {"t": term, "c": class_id}).df()
-    df.insert(0, "code", [display_code(k) for k in df["student_key"]])
-    return df
+def class_alerts(con: duckdb.DuckDBPyConnection, term: str, class_id: str, role: str = "head_teacher",
+                 lang: str = "zh", consented: set[str] | None = None) -> pd.DataFrame:
+    """The class's alerts of the term routed to ``role`` (often none), newest first, with a ``code`` column and the
+    text the role may read (see :func:`workbench.alerts.inbox.alert_rows`)."""
+    from workbench.alerts.inbox import alert_rows
+    return alert_rows(con, term, role, class_ids=[class_id], consented=consented, lang=lang)
 
 
 def class_cards(con: duckdb.DuckDBPyConnection, term: str, class_id: str, spec: ProfileSpec | str = "whole_person",

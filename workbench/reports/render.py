@@ -104,7 +104,7 @@ class ClassReport:
             con = s.con
             overview = class_overview(con, term, class_id, spec, lang)
             report = cls(term, class_id, lang, overview, class_teaching_map(con, term, class_id, graph, lang),
-                         class_alerts(con, term, class_id), class_growth(con, term, class_id, spec, lang=lang),
+                         class_alerts(con, term, class_id, lang=lang), class_growth(con, term, class_id, spec, lang=lang),
                          class_cards(con, term, class_id, spec, lang, graph=graph, overview=overview), computed)
         out = _out_dir(output_dir)
         if out is not None:
@@ -163,9 +163,9 @@ class ClassReport:
             return
         lang = self.lang
         _md(f"## {tr('sec_alerts', lang)}")
-        _table(self.alert_rows, {"code": tr("col_code", lang), "rule_id": tr("col_rule", lang),
-                                 "level": tr("col_level", lang), "route_to": tr("col_route", lang),
-                                 "status": tr("col_status", lang), "created_at": tr("col_created", lang)})
+        _table(self.alert_rows, {"code": tr("col_code", lang), "level_label": tr("col_level", lang),
+                                 "fired_on": tr("col_created", lang), "text": tr("col_rule", lang),
+                                 "status": tr("col_status", lang)})
 
     def growth(self) -> None:
         """Shown only when a previous term has a profile of the same spec."""

@@ -114,8 +114,9 @@ class ScopedViews:
         view["students"].insert(0, "display", [shown[k] for k in keys])
         view["students"] = view["students"].drop(columns=["student_key"])
         view["teaching_map"] = class_teaching_map(self.con, self.term, class_id, lang=self.lang)
-        alerts = class_alerts(self.con, self.term, class_id)
-        view["alerts"] = alerts.drop(columns=["student_key"]) if "student_key" in alerts else alerts
+        alerts = class_alerts(self.con, self.term, class_id, self.viewer.role, self.lang)
+        alerts.insert(1, "display", [shown.get(k, c) for k, c in zip(alerts["student_key"], alerts["code"])])
+        view["alerts"] = alerts.drop(columns=["student_key"])
         return view
 
     def student_profile(self, ref: str | None = None) -> dict[str, Any]:

@@ -35,4 +35,12 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
     _added_in(2, con)
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1, 2: _v2}
+def _v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Alerts and the intervention loop (issue 8): rule set and version, class, evidence dates, acknowledgement and
+    feedback on ``alerts``; term, user, note visibility and outcome time on ``interventions``."""
+    _added_in(3, con)
+    con.execute("CREATE SEQUENCE IF NOT EXISTS alert_seq START 1")
+    con.execute("CREATE SEQUENCE IF NOT EXISTS intervention_seq START 1")
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1, 2: _v2, 3: _v3}

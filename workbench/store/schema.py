@@ -1,4 +1,4 @@
-"""Canonical tables of the store: the one place where the schema (now v2) is written down.
+"""Canonical tables of the store: the one place where the schema (now v3) is written down.
 
 Every table and column has a zh/en description; :func:`schema_markdown` renders them as the
 reference page, and :func:`ddl` renders the ``CREATE TABLE`` statements the migrations run. Each table and
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -247,12 +247,23 @@ _TABLE_LIST: list[Table] = [
         ("alert_id", "BIGINT", "预警编号", "alert id"), ("term_id", "VARCHAR", "学期", "term"), _STUDENT,
         ("rule_id", "VARCHAR", "规则", "rule"), ("level", "VARCHAR", "级别", "level"),
         ("route_to", "VARCHAR", "推送角色", "routed to role"), ("detail", "JSON", "详情", "detail"),
-        ("status", "VARCHAR", "状态", "status"), ("created_at", "TIMESTAMP", "创建时间", "created at")], file_id=False),
+        ("status", "VARCHAR", "状态", "status"), ("created_at", "TIMESTAMP", "创建时间", "created at"),
+        ("rule_set", "VARCHAR", "规则集", "rule set id", 3), ("rule_version", "INTEGER", "规则集版本", "rule set version", 3),
+        ("class_id", "VARCHAR", "班级", "class", 3), ("start_on", "DATE", "起始日期", "first day of the evidence", 3),
+        ("fired_on", "DATE", "触发日期", "day the rule fired", 3),
+        ("acknowledged_by", "VARCHAR", "确认人", "acknowledged by (user)", 3),
+        ("acknowledged_at", "TIMESTAMP", "确认时间", "acknowledged at", 3),
+        ("feedback", "VARCHAR", "反馈（有用/无用）", "feedback: useful / not_useful", 3),
+        ("feedback_by", "VARCHAR", "反馈人", "feedback by (user)", 3),
+        ("updated_at", "TIMESTAMP", "更新时间", "updated at", 3)], file_id=False),
     _t("interventions", "干预记录", "interventions", [
         ("intervention_id", "BIGINT", "干预编号", "intervention id"), ("alert_id", "BIGINT", "预警编号", "alert id"),
         _STUDENT, ("kind", "VARCHAR", "类型", "kind"), ("by_role", "VARCHAR", "执行角色", "by role"),
         ("notes", "VARCHAR", "记录", "notes"), ("outcome", "VARCHAR", "结果", "outcome"),
-        ("created_at", "TIMESTAMP", "创建时间", "created at")], file_id=False),
+        ("created_at", "TIMESTAMP", "创建时间", "created at"),
+        ("term_id", "VARCHAR", "学期", "term", 3), ("by_user", "VARCHAR", "执行人", "by user", 3),
+        ("visible_to", "VARCHAR", "记录可见角色（逗号分隔）", "roles that may read the notes (comma-separated)", 3),
+        ("outcome_at", "TIMESTAMP", "结果记录时间", "outcome recorded at", 3)], file_id=False),
     _t("consents", "授权同意", "consents", [
         _STUDENT, ("purpose", "VARCHAR", "用途", "purpose"), ("granted", "BOOLEAN", "是否同意", "granted"),
         ("recorded_at", "TIMESTAMP", "记录时间", "recorded at")]),

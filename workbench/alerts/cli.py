@@ -1,0 +1,74 @@
+"""``workbench alerts …``: run a rule set over a term, list alerts, check a rule-set file."""
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from workbench.model.spec import SpecError
+from workbench.store import StoreVersionError, default_store_path, open_store
+
+STORE_OPT = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
+                         help="DuckDB store file (default $WORKBENCH_STORE or data/workbench.duckdb).")
+LANG_OPT = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+
+
+@click.group()
+def alerts() -> None:
+    """Early-warning rules and alerts (预警规则与预警)."""
+
+
+@alerts.command("run")
+@click.option("--term", required=True, help="Term id, e.g. 2026-2027-1.")
+@click.option("--rules", "rules_ref", default="default", show_default=True, help="Rule-set file or shipped name.")
+@click.option("--as-of", "as_of", default=None, help="Use only data up to this day (YYYY-MM-DD), as if run that day.")
+@STORE_OPT
+@LANG_OPT
+def alerts_run(term, rules_ref, as_of, store_path, lang) -> None:
+    """Evaluate the rule set and store the new alerts (nothing is raised twice inside a rule's cool-down)."""
+    from workbench.alerts import load_rule_set, run_alerts
+    try:
+        rs = load_rule_set(rules_ref)
+        day = dt.date.fromisoformat(as_of) if as_of else None
+        with open_store(default_store_path(store_path)) as store:
+            run = run_alerts(store.con, term, rs, as_of=day)
+    except (SpecError, StoreVersionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(run.summary(lang))
+    for rid, n in run.hits.items():
+        k = int((run.alerts["rule_id"] == rid).sum()) if len(run.alerts) else 0
+        click.echo(f"  {rid:26} {k:5d}" + (f"  ({run.cooled.get(rid, 0)} 冷却期内未重复)" if lang == "zh"
+                                            else f"  ({run.cooled.get(rid, 0)} held back)"))
+
+
+@alerts.command("check")
+@click.argument("files", nargs=-1, required=True)
+def alerts_check(files) -> None:
+    """Check rule-set files; every problem names the file and the rule."""
+    from workbench.alerts import load_rule_set
+    bad = 0
+    for f in files:
+        try:
+            rs = load_rule_set(f)
+            click.echo(f"{f}: ok ({len(rs.rules)} rules, version {rs.version})")
+        except SpecError as exc:
+            bad += 1
+            click.echo(str(exc), err=True)
+    if bad:
+        raise SystemExit(1)
+
+
+@alerts.command("list")
+@click.option("--term", required=True)
+@click.option("--role", default="head_teacher", show_default=True, help="Show what this role is routed.")
+@click.option("--limit", default=30, show_default=True)
+@STORE_OPT
+@LANG_OPT
+def alerts_list(term, role, limit, store_path, lang) -> None:
+    """Recent alerts routed to a role (student codes only; emotion details withheld)."""
+    from workbench.alerts.inbox import alert_rows
+    with open_store(default_store_path(store_path), read_only=True) as store:
+        rows = alert_rows(store.con, term, role, lang=lang)
+    for r in rows.head(limit).itertuples():
+        click.echo(f"{r.fired_on}  {r.code}  {r.class_id or '':6} {r.level_label:4}  {r.text}")
+    click.echo(f"{len(rows)} alerts routed to {role}" if lang == "en" else f"共 {len(rows)} 条推送给 {role}")
