@@ -182,3 +182,25 @@ def demo_con(prepared_demo):
     con = duckdb.connect(str(prepared_demo["store"]), read_only=True)
     yield con
     con.close()
+
+
+# ---------------------------------------------------------------------------------------------- alerts
+@pytest.fixture(scope="session")
+def alerted_demo(demo_school, tmp_path_factory):
+    """A copy of the demo school with the default rule set run over the whole term, and the planted episodes
+    keyed by student_key (school number → pseudonym through the vault's id table, as a test may)."""
+    import shutil
+
+    import pandas as pd
+
+    from workbench.alerts import run_alerts
+    path = tmp_path_factory.mktemp("alerts") / "store.duckdb"
+    shutil.copy(demo_school["store"], path)
+    with open_store(path) as store:
+        run = run_alerts(store.con, "2026-2027-1")
+        ids = store.con.execute("SELECT source_id AS school_no, student_key FROM identity_vault_ids "
+                                "WHERE system = 'school_no'").df()
+        alerts = store.con.execute("SELECT * FROM alerts WHERE term_id = $t", {"t": "2026-2027-1"}).df()
+    ep = demo_school["episodes"].merge(ids, on="school_no")
+    ep["start"], ep["end"] = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
+    return {"store": path, "run": run, "alerts": alerts, "episodes": ep}

@@ -89,3 +89,34 @@ def test_notes_are_hidden_from_roles_they_were_not_shared_with(inbox):
     head = Viewer("wang_t", "head_teacher", classes=(a["class_id"],))
     assert "GAD-7" not in interventions_for(inbox, a["alert_id"], head)["notes"].iloc[0]
     assert "GAD-7" in interventions_for(inbox, a["alert_id"], psych)["notes"].iloc[0]
+
+
+def test_apps_journal_their_actions_and_the_store_takes_them_later(alerted_demo, tmp_path):
+    """An app's kernel holds the store read-only: actions go to the journal, show at once, and are imported."""
+    import duckdb
+    from click.testing import CliRunner
+
+    from workbench.alerts.journal import ActionJournal
+    from workbench.cli import main
+    path = tmp_path / "store.duckdb"
+    shutil.copy(alerted_demo["store"], path)
+    journal = ActionJournal(tmp_path / "alert_actions.jsonl")
+    con = duckdb.connect(str(path), read_only=True)
+    a = _one(con, "engagement_falling_3d")
+    head = Viewer("wang_t", "head_teacher", classes=(a["class_id"],))
+    iid = record_intervention(con, a["alert_id"], head, "parent_contact", "电话联系家长", journal=journal)
+    record_outcome(con, iid, head, "resolved", journal=journal)
+    mark_feedback(con, a["alert_id"], head, useful=False, journal=journal)
+    row = alert_rows(con, TERM, "head_teacher", student_keys=[a["student_key"]], journal=journal)
+    row = row[row["alert_id"] == a["alert_id"]].iloc[0]
+    assert (row["status"], row["feedback"], row["interventions"]) == ("closed", "not_useful", 1)
+    pending = interventions_for(con, a["alert_id"], head, journal=journal)
+    assert list(pending["outcome_label"]) == ["已解决"] and str(iid).startswith("J-")
+    con.close()
+    r = CliRunner().invoke(main, ["alerts", "import", "--store", str(path)], env={"WORKBENCH_ALERT_JOURNAL": str(journal.path)})
+    assert r.exit_code == 0 and "imported 3" in r.output, r.output
+    assert journal.entries() == []
+    with open_store(path) as store:
+        got = store.con.execute("SELECT a.status, a.feedback, i.kind, i.outcome, i.by_user FROM alerts a JOIN "
+                                "interventions i USING (alert_id) WHERE a.alert_id = $a", {"a": a["alert_id"]}).fetchall()
+    assert got == [("closed", "not_useful", "parent_contact", "resolved", "wang_t")]

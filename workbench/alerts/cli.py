@@ -27,18 +27,45 @@ def alerts() -> None:
 def alerts_run(term, rules_ref, as_of, store_path, lang) -> None:
     """Evaluate the rule set and store the new alerts (nothing is raised twice inside a rule's cool-down)."""
     from workbench.alerts import load_rule_set, run_alerts
+    from workbench.alerts.journal import import_journal
     try:
         rs = load_rule_set(rules_ref)
         day = dt.date.fromisoformat(as_of) if as_of else None
         with open_store(default_store_path(store_path)) as store:
+            imported = import_journal(store.con, _journal(store_path))
             run = run_alerts(store.con, term, rs, as_of=day)
     except (SpecError, StoreVersionError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    if imported:
+        click.echo(f"imported {imported} inbox actions from the apps" if lang == "en" else f"已导入应用中的 {imported} 条处理记录")
     click.echo(run.summary(lang))
     for rid, n in run.hits.items():
         k = int((run.alerts["rule_id"] == rid).sum()) if len(run.alerts) else 0
         click.echo(f"  {rid:26} {k:5d}" + (f"  ({run.cooled.get(rid, 0)} 冷却期内未重复)" if lang == "zh"
                                             else f"  ({run.cooled.get(rid, 0)} held back)"))
+
+
+def _journal(store_path: str | None):
+    """The apps' journal: $WORKBENCH_ALERT_JOURNAL, else alert_actions.jsonl beside the store."""
+    import os
+    from pathlib import Path
+
+    from workbench.alerts.journal import ActionJournal
+    env = os.environ.get("WORKBENCH_ALERT_JOURNAL")
+    return ActionJournal(Path(env) if env else default_store_path(store_path).parent / "alert_actions.jsonl")
+
+
+@alerts.command("import")
+@STORE_OPT
+def alerts_import(store_path) -> None:
+    """Move the inbox actions recorded in the apps (acknowledge, interventions, outcomes, feedback) into the store."""
+    from workbench.alerts.journal import import_journal
+    try:
+        with open_store(default_store_path(store_path)) as store:
+            n = import_journal(store.con, _journal(store_path))
+    except (StoreVersionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"imported {n} inbox actions / 已导入 {n} 条处理记录")
 
 
 @alerts.command("check")

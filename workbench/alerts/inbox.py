@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from workbench.alerts.journal import ActionJournal, apply_entry, new_journal_id, overlay_alerts, overlay_interventions
+from workbench.alerts.journal import entry as _entry
 from workbench.alerts.spec import LEVELS
 from workbench.privacy.roles import ROLES
 from workbench.privacy.scope import display_code
@@ -39,7 +41,7 @@ WITHHELD = {"zh": "学习与情绪关联预警：请与心理教师沟通（详�
 
 def alert_rows(con: duckdb.DuckDBPyConnection, term: str, role: str, *, class_ids: list[str] | None = None,
                student_keys: list[str] | None = None, consented: set[str] | None = None,
-               lang: str = "zh", status: str | None = None) -> pd.DataFrame:
+               lang: str = "zh", status: str | None = None, journal: ActionJournal | None = None) -> pd.DataFrame:
     """The alerts of ``term`` routed to ``role`` (optionally only some classes / students), newest first, with the
     text the role may read: ``alert_id, code, student_key, class_id, rule_id, level, level_label, fired_on, status,
     text, feedback, interventions``."""
@@ -48,9 +50,12 @@ def alert_rows(con: duckdb.DuckDBPyConnection, term: str, role: str, *, class_id
                (SELECT count(*) FROM interventions i WHERE i.alert_id = a.alert_id) AS interventions
         FROM alerts a WHERE a.term_id = $t AND list_contains(string_split(a.route_to, ','), $r)
           AND ($c IS NULL OR list_contains($c, a.class_id)) AND ($k IS NULL OR list_contains($k, a.student_key))
-          AND ($s IS NULL OR a.status = $s)
         ORDER BY a.fired_on DESC, a.alert_id DESC""",
-        {"t": term, "r": role, "c": class_ids, "k": student_keys, "s": status}).df()
+        {"t": term, "r": role, "c": class_ids, "k": student_keys}).df()
+    if journal is not None:
+        rows = overlay_alerts(rows, journal)
+    if status is not None:
+        rows = rows[rows["status"] == status].reset_index(drop=True)
     psych = ROLES[role].psychology
     texts = []
     for d, key in zip(rows["detail"], rows["student_key"]):
@@ -81,19 +86,25 @@ def _check(viewer: Viewer, alert: dict[str, Any]) -> None:
     viewer.require_student(alert["student_key"], [alert["class_id"]] if alert["class_id"] else [])
 
 
-def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer) -> None:
-    """Mark an open alert as seen by ``viewer``."""
+def _act(con: duckdb.DuckDBPyConnection, journal: ActionJournal | None, entry: dict[str, Any]) -> None:
+    if journal is not None:
+        journal.append(entry)
+    else:
+        apply_entry(con, entry)
+
+
+def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer,
+                journal: ActionJournal | None = None) -> None:
+    """Mark an open alert as seen by ``viewer`` (in the store, or in ``journal`` when the store is read-only)."""
     a = _alert(con, alert_id)
     _check(viewer, a)
-    con.execute("""UPDATE alerts SET status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
-                   acknowledged_by = coalesce(acknowledged_by, $u), acknowledged_at = coalesce(acknowledged_at, now()),
-                   updated_at = now() WHERE alert_id = $a""", {"u": viewer.login, "a": a["alert_id"]})
+    _act(con, journal, _entry(viewer, "acknowledge", alert_id=a["alert_id"]))
 
 
 def record_intervention(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer, kind: str, notes: str = "",
-                        visible_to: list[str] | None = None) -> int:
-    """Record what was done about an alert; ``visible_to`` = roles that may read the notes (default: the actor's
-    role only). Returns the intervention id."""
+                        visible_to: list[str] | None = None, journal: ActionJournal | None = None) -> int | str:
+    """Record what was done about an alert; ``visible_to`` = roles that may read the notes (always the actor's
+    role too). Returns the intervention id (``J-…`` while it waits in a journal)."""
     if kind not in INTERVENTION_KINDS:
         raise ValueError(f"unknown intervention kind {kind!r}; one of {', '.join(INTERVENTION_KINDS)}")
     roles = list(dict.fromkeys([viewer.role, *(visible_to or [])]))
@@ -102,47 +113,54 @@ def record_intervention(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: V
         raise ValueError(f"unknown roles in visible_to: {', '.join(bad)}")
     a = _alert(con, alert_id)
     _check(viewer, a)
-    iid = con.execute("SELECT nextval('intervention_seq')").fetchone()[0]
-    con.execute("""INSERT INTO interventions (intervention_id, alert_id, student_key, kind, by_role, notes, outcome,
-                   created_at, term_id, by_user, visible_to)
-                   SELECT $i, alert_id, student_key, $k, $r, $n, NULL, now(), term_id, $u, $v FROM alerts WHERE alert_id = $a""",
-                {"i": iid, "k": kind, "r": viewer.role, "n": notes, "u": viewer.login, "v": ",".join(roles),
-                 "a": a["alert_id"]})
-    con.execute("""UPDATE alerts SET status = 'in_progress', acknowledged_by = coalesce(acknowledged_by, $u),
-                   acknowledged_at = coalesce(acknowledged_at, now()), updated_at = now() WHERE alert_id = $a""",
-                {"u": viewer.login, "a": a["alert_id"]})
-    return int(iid)
+    iid: int | str = new_journal_id() if journal is not None else \
+        int(con.execute("SELECT nextval('intervention_seq')").fetchone()[0])
+    _act(con, journal, _entry(viewer, "intervention", alert_id=a["alert_id"], intervention_id=iid, kind=kind,
+                              notes=notes, visible_to=",".join(roles)))
+    return iid
 
 
-def record_outcome(con: duckdb.DuckDBPyConnection, intervention_id: int, viewer: Viewer, outcome: str,
-                   close: bool = True) -> None:
-    """Record how an intervention turned out (only someone who may act on its alert); ``close`` closes the alert."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+def _intervention_alert(con: duckdb.DuckDBPyConnection, intervention_id: int | str,
+                        journal: ActionJournal | None) -> int:
+    if isinstance(intervention_id, str) and intervention_id.startswith("J-"):
+        for e in (journal.entries() if journal is not None else []):
+            if e["action"] == "intervention" and e["intervention_id"] == intervention_id:
+                return int(e["alert_id"])
+        raise KeyError(f"no intervention {intervention_id}")
     row = con.execute("SELECT alert_id FROM interventions WHERE intervention_id = $i", {"i": int(intervention_id)}).fetchone()
     if row is None:
         raise KeyError(f"no intervention {intervention_id}")
-    _check(viewer, _alert(con, row[0]))
-    con.execute("UPDATE interventions SET outcome = $o, outcome_at = now() WHERE intervention_id = $i",
-                {"o": outcome, "i": int(intervention_id)})
-    if close:
-        con.execute("UPDATE alerts SET status = 'closed', updated_at = now() WHERE alert_id = $a", {"a": row[0]})
+    return int(row[0])
 
 
-def mark_feedback(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer, useful: bool) -> None:
+def record_outcome(con: duckdb.DuckDBPyConnection, intervention_id: int | str, viewer: Viewer, outcome: str,
+                   close: bool = True, journal: ActionJournal | None = None) -> None:
+    """Record how an intervention turned out (only someone who may act on its alert); ``close`` closes the alert."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+    alert_id = _intervention_alert(con, intervention_id, journal)
+    _check(viewer, _alert(con, alert_id))
+    _act(con, journal, _entry(viewer, "outcome", alert_id=alert_id, intervention_id=intervention_id, outcome=outcome,
+                              close=close))
+
+
+def mark_feedback(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer, useful: bool,
+                  journal: ActionJournal | None = None) -> None:
     """Mark an alert useful / not useful (a label for tuning rules and training the risk model)."""
     a = _alert(con, alert_id)
     _check(viewer, a)
-    con.execute("UPDATE alerts SET feedback = $f, feedback_by = $u, updated_at = now() WHERE alert_id = $a",
-                {"f": "useful" if useful else "not_useful", "u": viewer.login, "a": a["alert_id"]})
+    _act(con, journal, _entry(viewer, "feedback", alert_id=a["alert_id"], feedback="useful" if useful else "not_useful"))
 
 
-def interventions_for(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer, lang: str = "zh") -> pd.DataFrame:
+def interventions_for(con: duckdb.DuckDBPyConnection, alert_id: int, viewer: Viewer, lang: str = "zh",
+                      journal: ActionJournal | None = None) -> pd.DataFrame:
     """An alert's interventions as ``viewer`` may read them: notes only where the viewer's role is in
     ``visible_to``."""
     _check(viewer, _alert(con, alert_id))
     df = con.execute("""SELECT intervention_id, kind, by_role, by_user, notes, visible_to, outcome, created_at, outcome_at
                         FROM interventions WHERE alert_id = $a ORDER BY created_at""", {"a": int(alert_id)}).df()
+    if journal is not None:
+        df = overlay_interventions(df, journal, int(alert_id))
     can = [viewer.role in (v or "").split(",") for v in df["visible_to"]]
     df["notes"] = [n if ok else ("（记录仅对指定角色可见）" if lang == "zh" else "(notes visible to other roles only)")
                    for n, ok in zip(df["notes"], can)]

@@ -30,6 +30,17 @@ ACTIONS = {
 }
 
 
+def append_json_line(path: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line with a single ``O_APPEND`` write (concurrent kernels never interleave), mode 0600."""
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
 def default_journal() -> Path:
     from workbench.store import default_store_path
     return Path(os.environ.get("WORKBENCH_AUDIT") or default_store_path().parent / "audit.jsonl")
@@ -47,13 +58,7 @@ class AuditLog:
             raise ValueError(f"unknown audit action {action!r}; one of {', '.join(ACTIONS)}")
         entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "user_name": user, "role": role,
                  "action": action, "target": target, "detail": detail or {}}
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        append_json_line(self.path, entry)
 
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists():
