@@ -20,6 +20,10 @@ from workbench.store import TABLES, Store, open_store
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
 
+# Saved rule sets shadow the shipped ones (workbench.alerts.spec.load_rule_set): tests read the shipped ones unless
+# a test points WORKBENCH_RULES elsewhere, whatever a developer saved under data/rules.
+os.environ["WORKBENCH_RULES"] = str(Path(__import__("tempfile").mkdtemp(prefix="wb-rules-")))
+
 # A fixed, non-trivial pseudonym key (32 bytes) so pseudonyms are reproducible across tests.
 KEY = bytes(range(32))
 KEY_HEX = KEY.hex()

@@ -281,3 +281,19 @@ def school_overview(query: str | None = None) -> v.Container:
 
 def district_overview(query: str | None = None) -> v.Container:
     return _overview_app(query, "district_overview", "district")
+
+
+# ---------------------------------------------------------------------------------------------- alert inbox
+def alert_inbox(query: str | None = None) -> v.Container:
+    """Teachers, psychology teachers and counsellors: the alerts routed to their role, and what was done about them
+    (recorded in the journal beside the store: app kernels hold the store read-only)."""
+    from widgets.alerts import AlertInbox
+    from workbench.alerts.journal import ActionJournal
+    from widgets.alerts import STATUSES
+    views, p, refused = _start(query, "alert_inbox", {"status": "open"}, lambda s: {"status": ["all", *STATUSES]})
+    if refused:
+        return refused
+    try:
+        return AlertInbox(views, ActionJournal(), status=p["status"])
+    except ScopeError as exc:
+        return refusal(exc, p["lang"])

@@ -143,7 +143,7 @@ def test_app_notebooks_hold_only_calls():
     import nbformat
     root = Path(__file__).resolve().parents[2] / "voila_apps"
     names = sorted(p.stem for p in root.glob("*.ipynb"))
-    assert names == ["class_dashboard", "district_overview", "model_builder", "parent_report", "psychology_dashboard",
+    assert names == ["alert_inbox", "class_dashboard", "district_overview", "model_builder", "parent_report", "psychology_dashboard",
                      "school_overview", "student_profile"]
     for name in names:
         nb = nbformat.read(root / f"{name}.ipynb", as_version=4)

@@ -110,11 +110,28 @@ class RuleSet:
         return f"RuleSet({self.id!r}, version={self.version}, rules={len(self.rules)})"
 
 
+def default_rules_dir() -> Path:
+    """``$WORKBENCH_RULES``, else ``rules/`` next to the store (``data/rules`` for the demo): the school's saved
+    rule sets, each change kept in ``history/<id>/`` (see :class:`workbench.model.editor.ModelLibrary`)."""
+    import os
+
+    from workbench.store import find_store
+    return Path(os.environ.get("WORKBENCH_RULES") or find_store().parent / "rules")
+
+
+def rules_library():
+    """The school's rule-set library (saved files with their history)."""
+    from workbench.model.editor import ModelLibrary
+    return ModelLibrary(default_rules_dir(), loader=load_rule_set)
+
+
 def load_rule_set(path_or_name: str | Path = "default") -> RuleSet:
-    """Load and check a rule-set file, or a shipped one by name (``workbench/alerts/rules/<name>.yaml``)."""
+    """Load and check a rule-set file, a saved one by id (the school's library, see :func:`default_rules_dir`) or
+    a shipped one by name (``workbench/alerts/rules/<name>.yaml``); a saved set shadows the shipped one."""
     p = Path(path_or_name)
-    if not p.exists() and (SHIPPED_DIR / f"{path_or_name}.yaml").exists():
-        p = SHIPPED_DIR / f"{path_or_name}.yaml"
+    if not p.exists() and p.suffix != ".yaml" and re.fullmatch(r"[a-z][a-z0-9_]*", str(path_or_name)):
+        saved = default_rules_dir() / f"{path_or_name}.yaml"
+        p = saved if saved.exists() else SHIPPED_DIR / f"{path_or_name}.yaml"
     if not p.exists():
         raise SpecError(str(path_or_name), [SpecIssue("", "no such file or shipped rule set", "文件不存在，也不是内置规则集")])
     try:

@@ -314,8 +314,9 @@ class ModelLibrary:
     (True, 1)
     """
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, loader: Callable[[Path], Any] | None = None):
         self.folder = Path(folder)
+        self.loader = loader            # how a saved document is read back (default: a profile spec)
 
     def path(self, spec_id: str) -> Path:
         return self.folder / f"{spec_id}.yaml"
@@ -327,8 +328,9 @@ class ModelLibrary:
         d = self.folder / "history" / spec_id
         return sorted(d.glob("*.yaml")) if d.is_dir() else []
 
-    def save(self, spec: ProfileSpec) -> Path:
-        """Write ``<id>.yaml``; a content change also becomes the next revision in the history."""
+    def save(self, spec: Any) -> Path:
+        """Write ``<id>.yaml`` (any versioned document with ``id``, ``hash`` and ``dump()``: a profile spec, a rule
+        set); a content change also becomes the next revision in the history."""
         text = spec.dump()
         path = self.path(spec.id)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -344,12 +346,12 @@ class ModelLibrary:
             tmp.replace(path)
         return path
 
-    def load(self, spec_id: str, revision: int | None = None, catalogue: Catalogue | None = None) -> ProfileSpec:
+    def load(self, spec_id: str, revision: int | None = None, catalogue: Catalogue | None = None) -> Any:
         """The current model, or revision ``n`` (1 = the first saved) of its history."""
         if revision is None:
-            return load_spec(self.path(spec_id), catalogue)
+            return self.loader(self.path(spec_id)) if self.loader else load_spec(self.path(spec_id), catalogue)
         revs = self.revisions(spec_id)
         if not 1 <= revision <= len(revs):
             raise SpecError(str(self.path(spec_id)), [SpecIssue("", f"no revision {revision}; there are {len(revs)}",
                                                                 f"没有第 {revision} 版")])
-        return load_spec(revs[revision - 1], catalogue)
+        return self.loader(revs[revision - 1]) if self.loader else load_spec(revs[revision - 1], catalogue)

@@ -34,11 +34,14 @@ class Role:
 
 
 ROLES: dict[str, Role] = {r.id: r for r in [
-    Role("subject_teacher", "任课教师", "subject teacher", ("class_dashboard", "student_profile"), "classes", True, False),
-    Role("head_teacher", "班主任", "head teacher", ("class_dashboard", "student_profile"), "classes", True, False),
-    Role("psychology_teacher", "心理教师", "psychology teacher", ("psychology_dashboard", "student_profile"), "school",
+    Role("subject_teacher", "任课教师", "subject teacher", ("class_dashboard", "student_profile", "alert_inbox"),
+         "classes", True, False),
+    Role("head_teacher", "班主任", "head teacher", ("class_dashboard", "student_profile", "alert_inbox"), "classes",
+         True, False),
+    Role("psychology_teacher", "心理教师", "psychology teacher", ("psychology_dashboard", "student_profile",
+                                                                "alert_inbox"), "school", True, True),
+    Role("counsellor", "心理辅导员", "counsellor", ("psychology_dashboard", "student_profile", "alert_inbox"), "school",
          True, True),
-    Role("counsellor", "心理辅导员", "counsellor", ("psychology_dashboard", "student_profile"), "school", True, True),
     Role("parent", "家长", "parent", ("parent_report",), "student", True, False),
     Role("school_admin", "学校管理员", "school administrator", ("school_overview",), "school", False, False),
     Role("district_admin", "区域管理员", "district administrator", ("district_overview", "school_overview"), "district",

@@ -176,3 +176,27 @@ class ScopedViews:
         self.viewer.require_class(class_id)
         s = student_scores(self.con, self.term, self.spec, class_id=class_id)
         return s[OVERALL] if len(s) >= MIN_CELL else s[OVERALL].iloc[0:0]
+
+    # ------------------------------------------------------------------------------------ alerts
+    def alert_inbox(self, status: str | None = None, journal: Any = None) -> pd.DataFrame:
+        """The alerts routed to the viewer's role for the students in scope, newest first, with ``display``
+        (masked names where the role allows); emotion values only for psychology roles with consent (audited)."""
+        from workbench.alerts.inbox import alert_rows
+        v = self.viewer
+        if v.role not in ("subject_teacher", "head_teacher", "psychology_teacher", "counsellor", "parent"):
+            raise ScopeError("alerts are routed to teachers, counsellors and parents", "预警仅推送给教师、辅导员和家长")
+        classes = [c["class_id"] for c in self.classes()] if v.spec.scope == "classes" else None
+        keys = [v.student] if v.spec.scope == "student" else None
+        rows = alert_rows(self.con, self.term, v.role, class_ids=classes, student_keys=keys, lang=self.lang,
+                          status=None, journal=journal)
+        consented = self.consented(sorted(set(rows["student_key"]))) if v.spec.psychology and len(rows) else set()
+        if consented:
+            rows = alert_rows(self.con, self.term, v.role, class_ids=classes, student_keys=keys, lang=self.lang,
+                              consented=consented, journal=journal)
+            for k in sorted(set(rows.loc[rows["student_key"].isin(consented), "student_key"])):
+                self._audit("view_psychology", display_code(k), {"what": "alerts"})
+        if status is not None:
+            rows = rows[rows["status"] == status].reset_index(drop=True)
+        shown = self.names(sorted(set(rows["student_key"])), what="alert inbox")
+        rows.insert(1, "display", [shown[k] for k in rows["student_key"]])
+        return rows
