@@ -23,28 +23,40 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from workbench.alerts.risk_features import RiskFrame
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
-    """Calibrated gradient boosting for "at risk" (binary) or any class label (e.g. L/M/H).
+    """Calibrated gradient boosting (or a random forest) for "at risk" (binary) or any class label (e.g. L/M/H).
 
     Parameters
     ----------
+    estimator : ``"boosting"`` (``HistGradientBoostingClassifier``; missing values and categories handled
+        natively) or ``"forest"`` (``RandomForestClassifier`` of ``n_estimators`` trees, categories one-hot
+        encoded; on a few hundred students it can do better than boosting, see ``benchmarks/risk.py``).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization :
         passed to ``HistGradientBoostingClassifier`` (fixed number of trees, no early stopping).
+    n_estimators : trees of the forest (the forest's leaves are not limited).
     calibration : ``"sigmoid"`` or ``"isotonic"`` (``CalibratedClassifierCV(method=…)``).
     cv : folds of the calibration (stratified, shuffled with ``random_state``); the averaged fold
         models make the prediction (``ensemble=True``).
     peer_column : a column whose groups are each other's peers in explanations (the module); ``None``:
         all training rows are peers.
     random_state : seed of the calibration folds and the boosting.
+    n_threads : OpenMP threads of the boosting (``None``: the library's default, all cores). Default 1: on a
+        busy 2-core machine, two threads made a fit on 11,000 OULAD enrolments 7–10× slower (2.7 s → 18–37 s),
+        as in ``workbench.model.segments``.
 
     Attributes
     ----------
@@ -63,38 +75,53 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     [0, 1]
     """
 
-    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
-                 min_samples_leaf: int = 40, l2_regularization: float = 1.0, calibration: str = "sigmoid",
-                 cv: int = 3, peer_column: str | None = "subject", random_state: int = 0):
+    def __init__(self, estimator: str = "boosting", max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+                 min_samples_leaf: int = 40, l2_regularization: float = 1.0, n_estimators: int = 300,
+                 calibration: str = "sigmoid", cv: int = 3, peer_column: str | None = "subject", random_state: int = 0, n_threads: int | None = 1):
+        self.estimator = estimator
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.n_estimators = n_estimators
         self.calibration = calibration
         self.cv = cv
         self.peer_column = peer_column
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def fit(self, X: pd.DataFrame, y: Sequence | pd.Series) -> RiskModel:
         X = _frame(X)
         y = np.asarray(y)
-        boost = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
-            categorical_features="from_dtype", early_stopping=False, random_state=self.random_state)
         folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.features_used_ = [c for c in X.columns if X[c].notna().any()]   # e.g. no assessment due yet in week 0
-        self.model_ = CalibratedClassifierCV(boost, method=self.calibration, cv=folds).fit(X[self.features_used_], y)
+        base = self._base(X[self.features_used_])
+        with threadpool_limits(self.n_threads):
+            self.model_ = CalibratedClassifierCV(base, method=self.calibration, cv=folds).fit(X[self.features_used_], y)
         self.classes_ = self.model_.classes_
         self.reference_, self.quantiles_ = _peers(X, self.peer_column)
         return self
 
+    def _base(self, X: pd.DataFrame) -> BaseEstimator:
+        if self.estimator == "boosting":
+            return HistGradientBoostingClassifier(
+                max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
+                categorical_features="from_dtype", early_stopping=False, random_state=self.random_state)
+        if self.estimator == "forest":
+            cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype) or not is_numeric_dtype(X[c])]
+            encode = ColumnTransformer([("categories", OneHotEncoder(handle_unknown="ignore"), cats)],
+                                       remainder="passthrough", sparse_threshold=0)
+            return make_pipeline(encode, RandomForestClassifier(self.n_estimators, random_state=self.random_state))
+        raise ValueError(f"estimator must be 'boosting' or 'forest', not {self.estimator!r}")
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._columns(X)[self.features_used_])
+        with threadpool_limits(self.n_threads):
+            return self.model_.predict_proba(self._columns(X)[self.features_used_])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -39,6 +39,7 @@ import yaml
 
 from workbench.indicators.catalogue import load_catalogue
 from workbench.indicators.compute import compute_indicators
+from workbench.sqltext import q
 
 FEATURES_FILE = Path(__file__).with_name("risk_features.yaml")
 TARGETS = ("withdrawn", "fail_or_withdrawn", "next_assessment")
@@ -291,7 +292,8 @@ def risk_features(con: duckdb.DuckDBPyConnection, terms: Sequence[str], week: in
 
 def static_features(con: duckdb.DuckDBPyConnection, terms: Sequence[str], indicators: Sequence[str],
                     attributes: Sequence[str] = ()) -> pd.DataFrame:
-    """Term-grain indicator values (the engine's) and ``students.attrs`` categories, one row per student of
+    """Term-grain indicator values (the engine's) and student attributes as categories (a column of
+    ``students`` such as ``gender``, else a key of ``students.attrs``), one row per student of
     ``terms``: the frame of a dataset without dates, such as xAPI-Edu-Data's behaviour counts.
 
     >>> import os, tempfile
@@ -303,7 +305,11 @@ def static_features(con: duckdb.DuckDBPyConnection, terms: Sequence[str], indica
     parts = [compute_indicators(con, t, indicators).values for t in terms]
     values = pd.concat(parts) if parts else pd.DataFrame(columns=list(indicators))
     values = values[~values.index.duplicated()].reindex(columns=list(indicators)).astype(float)
+    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = 'students'").fetchall()} - {"attrs", "student_key"}
     for a in attributes:
-        got = dict(con.execute("SELECT student_key, attrs->>$a FROM students", {"a": a}).fetchall())
+        sql = f"SELECT student_key, CAST({q(a)} AS VARCHAR) FROM students" if a in columns else \
+            "SELECT student_key, attrs->>$a FROM students"
+        got = dict(con.execute(sql, {} if a in columns else {"a": a}).fetchall())
         values[a] = pd.Categorical(values.index.map(got))
     return values
