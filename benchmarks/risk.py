@@ -11,7 +11,8 @@ students are scored on registration, background and assessment facts alone.
 * End of the course: cut-off week 39 (day 273, after the last day of every presentation), students enrolled
   on day 0 (the whole-course protocol of the published figures: AUC up to 0.91 for withdrawal and 0.93 for
   the result, gradient boosting, Jha, Ghergulescu & Moldovan, CSEDU 2019). Goal: ≥ 0.90 for both.
-* By week: at cut-off W, the students still enrolled (not withdrawn before W), a fresh model per week.
+* By week: at cut-off W, the students still enrolled (not withdrawn before W), a fresh model per week and
+  target: withdrawal, pass-vs-(fail or withdrawn), and failing (or missing) the next assessment due.
 * Fairness: at the early-warning cut-off (week 8), pass-vs-(fail or withdrawn), alert = risk ≥ 0.5:
   AUC and alert rate by gender, age band, IMD band, disability, education and region (cells < 10 hidden).
 * Explanations: the three highest-risk students of AAA 2014J at week 8, in zh and en.
@@ -40,7 +41,8 @@ from tests.conftest import OULAD_FILES, XAPI_PRESETS  # noqa: E402
 from workbench.alerts.risk import RiskModel  # noqa: E402
 from workbench.alerts.risk_eval import evaluate_cutoff, fairness_report, weekly_evaluation  # noqa: E402
 from workbench.alerts.risk_explain import explain  # noqa: E402
-from workbench.alerts.risk_features import feature_catalogue, static_features  # noqa: E402
+from workbench.alerts.risk_catalogue import feature_catalogue  # noqa: E402
+from workbench.alerts.risk_features import static_features  # noqa: E402
 from workbench.ingest import ingest_paths  # noqa: E402
 from workbench.store import open_store  # noqa: E402
 
@@ -98,17 +100,21 @@ def oulad(con) -> None:
     print(f"({time.perf_counter() - t0:.0f} s)")
 
     t0 = time.perf_counter()
-    curve = weekly_evaluation(con, WEEKS, test_terms=TEST_TERMS)
-    table = curve.pivot(index="week", columns="target", values="auc")[list(PUBLISHED)]
+    curve = weekly_evaluation(con, WEEKS, test_terms=TEST_TERMS, targets=[*PUBLISHED, "next_assessment"])
+    table = curve.pivot(index="week", columns="target", values="auc")[[*PUBLISHED, "next_assessment"]]
     n = curve.pivot(index="week", columns="target", values="test_n")["withdrawn"]
-    rate = curve.pivot(index="week", columns="target", values="test_positive_rate")
-    print("\nBy cut-off week (students still enrolled at the cut-off; a fresh model per week):")
-    print(f"{'week':>5}{'test n':>8}{'withdraw later':>16}{'AUC':>7}{'fail/withdraw':>15}{'AUC':>7}")
+    rate = curve.pivot(index="week", columns="target", values="test_positive_rate")[list(table.columns)]
+    print("\nBy cut-off week (students still enrolled at the cut-off; a fresh model per week). Share = students "
+          "with the outcome;\nnext assessment = the first one due after the cut-off not passed (failed, missed or "
+          "withdrawn), among those\nwho had not handed it in before the cut-off:")
+    print(f"{'week':>5}{'test n':>8}{'withdraw later':>16}{'AUC':>7}{'fail/withdraw':>15}{'AUC':>7}"
+          f"{'next assessment':>17}{'AUC':>7}")
     for w in table.index:
         aucs = [f"{v:7.3f}" if np.isfinite(v) else f"{'—':>7}" for v in table.loc[w]]
-        print(f"{w:5d}{n[w]:8,d}{rate.loc[w, 'withdrawn']:16.1%}{aucs[0]}{rate.loc[w, 'fail_or_withdrawn']:15.1%}{aucs[1]}")
+        shares = [f"{v:{width}.1%}" if np.isfinite(v) else f"{'—':>{width}}" for v, width in zip(rate.loc[w], (16, 15, 17))]
+        print(f"{w:5d}{n[w]:8,d}{shares[0]}{aucs[0]}{shares[1]}{aucs[1]}{shares[2]}{aucs[2]}")
     print(f"({time.perf_counter() - t0:.0f} s)")
-    chart(table, end)
+    chart(table[list(PUBLISHED)], end)
 
     ev = evaluate_cutoff(con, EARLY_WEEK, test_terms=TEST_TERMS, target="fail_or_withdrawn")
     names = feature_catalogue()[1]

@@ -16,7 +16,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from workbench.alerts.risk import RiskModel, time_ordered_split
 from workbench.alerts.risk_eval import auc_or_nan, evaluate_cutoff, fairness_report, weekly_evaluation
 from workbench.alerts.risk_explain import contributions, explain
-from workbench.alerts.risk_features import feature_catalogue, risk_features, static_features
+from workbench.alerts.risk_catalogue import feature_catalogue
+from workbench.alerts.risk_features import risk_features, static_features
 from workbench.indicators.catalogue import load_catalogue
 from workbench.privacy.suppress import COMPLEMENTARY, SUPPRESSED
 from workbench.store import open_store
@@ -69,6 +70,13 @@ def test_features_ignore_facts_after_the_cutoff(aaa):
     before = risk_features(con, ["2014J"], WEEK)
     assert len(before.X) > 250 and before.X["beh_actions"].notna().all()   # the click log covers this class
     assert before.X["risk_missed"].notna().all()                            # TMA 1 (day 19) is due by day 56
+    # the next assessment due after day 56 is TMA 1760 (day 117): 1 unless passed (score >= 40), undefined when
+    # already handed in before the cut-off
+    tma = con.execute("SELECT student_key, score, term_day FROM scores WHERE assessment_id = '1760'").df()
+    passed, early = set(tma.student_key[tma.score >= 40]), set(tma.student_key[tma.term_day < CUT])
+    keys = before.info.index.get_level_values("student_key")
+    want = pd.Series(np.where(keys.isin(list(passed)), 0.0, 1.0), index=before.info.index).where(~keys.isin(list(early)))
+    pd.testing.assert_series_equal(before.target("next_assessment"), want, check_names=False)
     # rewrite the future: drop later clicks and submissions, add a late one, undo later withdrawals, swap results
     con.execute(f"DELETE FROM events WHERE term_day >= {CUT}")
     con.execute(f"DELETE FROM scores WHERE term_day >= {CUT} AND student_key IN "

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.alerts.risk import RiskModel
-from workbench.alerts.risk_features import Feature, feature_catalogue
+from workbench.alerts.risk_catalogue import Feature, feature_catalogue
 
 TOP_FACTORS = 3
 MIN_CONTRIBUTION = 0.005          # half a percentage point of risk: below this a factor is noise

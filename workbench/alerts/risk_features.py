@@ -17,77 +17,31 @@ day the course starts (registration and background only).
 
 The population at W is every enrolment registered before the cut-off that had not withdrawn before
 it (``population="active"``); ``population="started"`` keeps everyone still enrolled on day 0 (the
-whole-course protocol of published OULAD results). Feature names and zh/en labels: ``risk_features.yaml``.
+whole-course protocol of published OULAD results). Targets (in ``RiskFrame.info``): ``withdrawn``,
+``fail_or_withdrawn`` (vs pass or distinction) and ``next_assessment`` (the first assessment due after the
+cut-off not passed: failed, missed or withdrawn; undefined for a student who handed it in before the cut-off). Feature names and zh/en labels:
+:mod:`workbench.alerts.risk_catalogue` (``risk_features.yaml``).
 
->>> [f.id for f in feature_catalogue()[0].values()][:3]
-['beh_active_days', 'beh_actions', 'risk_recent_actions']
->>> feature_catalogue()[0]["beh_active_days"].label("en")
-'Login days'
+>>> from workbench.alerts.risk_catalogue import feature_catalogue
+>>> len(feature_catalogue()[0]), TARGETS[:2]
+(23, ('withdrawn', 'fail_or_withdrawn'))
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-import yaml
 
-from workbench.indicators.catalogue import load_catalogue
+from workbench.alerts.risk_catalogue import feature_catalogue
 from workbench.indicators.compute import compute_indicators
 from workbench.sqltext import q
 
-FEATURES_FILE = Path(__file__).with_name("risk_features.yaml")
 TARGETS = ("withdrawn", "fail_or_withdrawn", "next_assessment")
 SERIES = ("beh_actions", "beh_active_days")
 POPULATIONS = ("active", "started")
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One model feature and how to say it (zh/en)."""
-    id: str
-    name: dict[str, str]
-    unit: dict[str, str]
-    direction: str
-    indicator: str | None = None
-    attribute: str | None = None
-    levels: tuple[dict[str, str], ...] = ()
-    categorical: bool = False
-
-    def label(self, lang: str = "zh") -> str:
-        return self.name.get(lang) or self.name["en"]
-
-    def value_text(self, value: Any, lang: str = "zh") -> str:
-        """The value in words: a level's text, or the number with its unit."""
-        if self.levels and isinstance(value, (int, float, np.number)) and np.isfinite(value):
-            return self.levels[int(value)].get(lang, self.levels[int(value)]["value"])
-        if isinstance(value, (int, float, np.number)):
-            num = f"{value:.2f}" if abs(value) < 1 and value != 0 else f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
-            unit = self.unit.get(lang, "")
-            return f"{num}{'' if lang == 'zh' else ' '}{unit}".rstrip() if unit else num
-        return str(value)
-
-
-@lru_cache(maxsize=1)
-def feature_catalogue() -> tuple[dict[str, Feature], dict[str, dict[str, str]]]:
-    """The risk features (in model order) and the fairness subgroups, from ``risk_features.yaml``."""
-    doc = yaml.safe_load(FEATURES_FILE.read_text(encoding="utf-8"))
-    cat = load_catalogue()
-    out: dict[str, Feature] = {}
-    for f in doc["features"]:
-        if f.get("indicator"):
-            ind = cat[f["indicator"]]
-            out[f["id"]] = Feature(f["id"], ind.name, ind.unit, ind.direction, indicator=ind.id)
-        else:
-            out[f["id"]] = Feature(f["id"], f["name"], f.get("unit", {}), f.get("direction", "neutral"),
-                                   attribute=f.get("attribute"), levels=tuple(f.get("levels", ())),
-                                   categorical=bool(f.get("categorical")))
-    return out, doc["groups"]
 
 
 @dataclass
@@ -213,6 +167,8 @@ SELECT p.student_key, p.class_id, p.term_id, p.subject, p.final_result,
        CASE WHEN d.w_due > 0 THEN coalesce(x.weighted_sum, 0) / d.w_due END AS risk_weighted_score,
        x.risk_fail_share, x.risk_last_score, coalesce(x.risk_banked, 0) AS risk_banked,
        CASE WHEN n.next_id IS NULL OR p.final_result IS NULL THEN NULL
+            WHEN EXISTS (SELECT 1 FROM known k WHERE k.student_key = p.student_key AND k.assessment_id = n.next_id)
+              THEN NULL   -- already handed in before the cut-off: nothing left to predict
             WHEN EXISTS (SELECT 1 FROM sub s WHERE s.student_key = p.student_key AND s.assessment_id = n.next_id
                          AND s.pct >= $pass) THEN 0 ELSE 1 END AS next_assessment,
        st.gender, st.attrs->>'age_band' AS age_band, st.attrs->>'imd_band' AS imd_band,
