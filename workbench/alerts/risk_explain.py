@@ -59,7 +59,16 @@ def _peer_rows(model: RiskModel, X: pd.DataFrame, table: pd.DataFrame, key: obje
 
 def contributions(model: RiskModel, X: pd.DataFrame) -> pd.DataFrame:
     """Risk contribution of each feature for each student (see the module's method); 0 where the student
-    has no value. Columns: ``model.features_used_`` without the peer column."""
+    has no value. Columns: ``model.features_used_`` without the peer column.
+
+    >>> import pandas as pd
+    >>> from workbench.alerts.risk import RiskModel
+    >>> X = pd.DataFrame({"risk_missed": [0., 1, 2, 3] * 50, "noise": [1., 2] * 100})
+    >>> model = RiskModel(max_iter=20, peer_column=None).fit(X, [0, 0, 1, 1] * 50)
+    >>> c = contributions(model, pd.DataFrame({"risk_missed": [3.0], "noise": [1.0]}))
+    >>> bool(c.loc[0, "risk_missed"] > 0.2), bool(abs(c.loc[0, "noise"]) < 0.05)
+    (True, True)
+    """
     X = X[list(model.feature_names_in_)]
     feats = [c for c in model.features_used_ if c != model.peer_column]
     if X.empty or not feats:

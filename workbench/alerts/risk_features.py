@@ -67,13 +67,27 @@ class RiskFrame:
 
 
 def term_order(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
-    """Every term of the store, earliest first (by start date, then by id: OULAD's 2013B < 2013J < 2014B)."""
+    """Every term of the store, earliest first (by start date, then by id: OULAD's 2013B < 2013J < 2014B).
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE terms AS SELECT * FROM (VALUES ('2014J', NULL), ('2013B', NULL)) t(term_id, start_date)")
+    >>> term_order(con)
+    ('2013B', '2014J')
+    """
     return tuple(r[0] for r in con.execute("SELECT term_id FROM terms ORDER BY start_date NULLS LAST, term_id").fetchall())
 
 
 def behaviour_series(con: duckdb.DuckDBPyConnection, terms: Sequence[str]) -> pd.DataFrame:
     """Weekly ``beh_actions`` and ``beh_active_days`` of every student of ``terms`` from the indicator engine:
-    one row per term, student and week with any activity (columns term_id, student_key, week, …)."""
+    one row per term, student and week with any activity (columns term_id, student_key, week, …).
+
+    >>> import os, tempfile
+    >>> from workbench.store import open_store
+    >>> with open_store(os.path.join(tempfile.mkdtemp(), "s.duckdb")) as s:
+    ...     behaviour_series(s.con, ["2014J"]).columns.tolist()
+    ['term_id', 'student_key', 'week', 'beh_actions', 'beh_active_days']
+    """
     parts = []
     for term in terms:
         weekly = compute_indicators(con, term, SERIES, weekly=True).weekly
