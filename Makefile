@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/term_run.py
 	$(BIN)/python benchmarks/builder.py
 	$(BIN)/python benchmarks/apps.py
+	$(BIN)/python benchmarks/risk.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work
