@@ -102,7 +102,7 @@ def test_class_report_shows_every_section(executed):
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     text = _text(nb)
     for heading in ("七年级(1)班 学情报告", "全面发展画像", "班级概况", "综合得分分布", "各维度：班级平均与年级平均", "学生分群",
-                    "教学地图", "多数同学尚未掌握的知识点", "预警", "academic_drop", "成长轨迹", "学生卡片", "相对位置"):
+                    "教学地图", "多数同学尚未掌握的知识点", "预警", "成绩连续三周下降", "成长轨迹", "学生卡片", "相对位置"):
         assert heading in text, heading
     assert text.count("<svg") >= 5                       # histogram, scatter, heatmap, chapters, growth
     with duckdb.connect(str(executed["store"]), read_only=True) as con:

@@ -99,3 +99,33 @@ def alerts_list(term, role, limit, store_path, lang) -> None:
     for r in rows.head(limit).itertuples():
         click.echo(f"{r.fired_on}  {r.code}  {r.class_id or '':6} {r.level_label:4}  {r.text}")
     click.echo(f"{len(rows)} alerts routed to {role}" if lang == "en" else f"共 {len(rows)} 条推送给 {role}")
+
+
+@alerts.command("report")
+@click.option("--term", required=True)
+@STORE_OPT
+@LANG_OPT
+def alerts_report(term, store_path, lang) -> None:
+    """Per rule: alerts by level, how many were acknowledged and acted on, the outcomes recorded and how many
+    teachers marked useful (rules whose alerts nobody finds useful are candidates for new thresholds)."""
+    from workbench.alerts.effect import feedback_summary
+    with open_store(default_store_path(store_path), read_only=True) as store:
+        df = store.con.execute("""
+            SELECT a.rule_id, a.level, a.status, a.feedback,
+                   (SELECT count(*) FROM interventions i WHERE i.alert_id = a.alert_id) AS n_int,
+                   (SELECT count(*) FROM interventions i WHERE i.alert_id = a.alert_id
+                      AND i.outcome IN ('improved', 'resolved')) AS n_better
+            FROM alerts a WHERE a.term_id = $t""", {"t": term}).df()
+    if df.empty:
+        click.echo(f"no alerts in {term}" if lang == "en" else f"{term} 没有预警")
+        return
+    fb = feedback_summary(df).set_index("rule_id")
+    head = ("rule", "alerts", "severe", "acknowledged", "acted on", "improved", "marked", "useful") if lang == "en" else \
+        ("规则", "预警", "严重", "已确认", "已干预", "好转", "已反馈", "有用")
+    click.echo("  ".join(f"{h:>8}" if i else f"{h:26}" for i, h in enumerate(head)))
+    for rule, g in df.groupby("rule_id", sort=True):
+        share = fb.at[rule, "useful_share"]
+        cells = [len(g), int((g["level"] == "severe").sum()), int((g["status"] != "open").sum()),
+                 int((g["n_int"] > 0).sum()), int((g["n_better"] > 0).sum()), int(fb.at[rule, "marked"]),
+                 "—" if share != share else f"{share:.0%}"]
+        click.echo(f"{rule:26}" + "  ".join(f"{c:>8}" for c in cells))
