@@ -20,11 +20,16 @@ CASES = [  # login, app URL, selectors that must be on the page, whether masked 
     ("mum", "parent_report.ipynb", ["strengths", "radar"], True),
     ("xin_t", "psychology_dashboard.ipynb?class=G8C1", ["psychology-table", "withheld"], True),
     ("admin", "school_overview.ipynb", ["units", "quality-map", "gender"], False),
+    ("li_t", "alert_inbox.ipynb?status=all", ["alert-inbox", "alert", "count-warning"], True),
 ]
 
 
 @pytest.fixture(scope="module")
 def apps_server(site):  # noqa: F811
+    from workbench.alerts import run_alerts
+    from workbench.store import open_store
+    with open_store(site.store) as store:                  # the term's alerts, as `make demo` runs them
+        run_alerts(store.con, "2026-2027-1")
     server = start_serve(site, ROOT / "voila_apps")
     yield server
     server.stop()
@@ -49,7 +54,7 @@ def _leaks(html: str, vault, masked_ok: bool) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("login,url,sections,masked_ok", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("login,url,sections,masked_ok", CASES, ids=[c[1].split(".")[0] for c in CASES])
 def test_role_opens_its_app(apps_server, site, vault, new_page, login, url, sections, masked_ok):  # noqa: F811
     page = new_page()
     page.goto(apps_server.url + "voila/render/" + url, wait_until="commit")
@@ -83,3 +88,20 @@ def test_out_of_scope_app_urls_are_refused(apps_server, site, new_page):  # noqa
             assert resp.status == 403, (login, url)
             assert page.locator("[data-test=refused]").count() == 1
             assert "<svg" not in page.content()
+
+
+def test_head_teacher_acknowledges_an_alert_in_the_browser(apps_server, site, new_page):  # noqa: F811
+    """A click in Chromium reaches the kernel's callback: the alert is acknowledged (journaled beside the store)."""
+    import json
+    page = new_page()
+    log_in(page, apps_server, "li_t")
+    page.goto(apps_server.url + "voila/render/alert_inbox.ipynb?status=open", wait_until="commit")
+    wait_rendered(page, "[data-test=alert]")
+    card = page.locator("[data-test=alert]").first
+    alert_id = int(card.get_attribute("data-alert"))
+    card.locator("[data-test=ack]").click()
+    page.locator("[data-test=saved]").wait_for()
+    journal = site.store.parent / "alert_actions.jsonl"
+    entries = [json.loads(x) for x in journal.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert [(e["action"], e["alert_id"], e["user"]) for e in entries] == [("acknowledge", alert_id, "li_t")]
+    assert_clean(page)
