@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from workbench.demo import generate_demo_school  # noqa: E402
 from workbench.indicators import compute_indicators, load_catalogue, population  # noqa: E402
 from workbench.indicators.compute import _family_query, _network, _weekly_and_trends  # noqa: E402
+from workbench.indicators.engines import DuckDBEngine  # noqa: E402
 from workbench.ingest import ingest_paths  # noqa: E402
 from workbench.store import TABLES, open_store  # noqa: E402
 
@@ -336,7 +337,7 @@ def bench_indicators(con, repeat: int):
     for fam, inds in members.items():
         family = cat.families[fam]
         if family.kind == "network":
-            ours, got = timed(lambda fam=fam, inds=inds: _network(con, cat, fam, inds, TERM, pop), repeat)
+            ours, got = timed(lambda fam=fam, inds=inds: _network(DuckDBEngine(con).query, cat, fam, inds, TERM, pop), repeat)
             hand, ref = timed(lambda family=family: networkx_direct(con, family, pop), repeat)
         elif fam in HAND:
             sql = _family_query(cat, fam, inds, False)

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from workbench.indicators.catalogue import Catalogue, Indicator, load_catalogue
+from workbench.indicators.engines import DuckDBEngine, Engine, EngineUnsupported
 from workbench.indicators.network import Network
 from workbench.sqltext import q
 
 Progress = Callable[[str, int, int], None]
+Run = Callable[[str, dict[str, str]], pd.DataFrame]
 BETWEENNESS_SAMPLE = 200
 SIGNIFICANT = 12           # indicator values are rounded to this many significant digits   # exact betweenness in groups up to this size, a seeded sample of sources above
 
@@ -32,6 +34,7 @@ class IndicatorFrame:
     scope: pd.DataFrame                    # index student_key: class_id, grade, school_id
     weekly: pd.DataFrame | None = None     # student_key, indicator_id, week, value
     missing: dict[str, str] = field(default_factory=dict)   # indicator id → reason (zh / en)
+    unsupported: dict[str, str] = field(default_factory=dict)   # indicator id → why the engine cannot run it
 
     @property
     def available(self) -> list[str]:
@@ -62,7 +65,7 @@ def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bo
     return f"SELECT {keys}, {cols} FROM ({cat.families[family].base}) b{where} GROUP BY {keys}"
 
 
-def _network(con: duckdb.DuckDBPyConnection, cat: Catalogue, family: str, inds: list[Indicator],
+def _network(run: Run, cat: Catalogue, family: str, inds: list[Indicator],
              term: str, scope: pd.DataFrame) -> pd.DataFrame:
     """Network measures: degree and PageRank on the whole term's graph; betweenness and clustering
     inside each class's own subgraph (what a head teacher means by "bridges groups in my class", and
@@ -70,7 +73,7 @@ def _network(con: duckdb.DuckDBPyConnection, cat: Catalogue, family: str, inds: 
 
     The values are networkx's (``degree_centrality``, ``pagerank``, ``betweenness_centrality``,
     ``clustering``) on the graph of the edge list, computed on arrays by :mod:`workbench.indicators.network`."""
-    edges = con.execute(cat.families[family].base, {"term": term}).df()
+    edges = run(cat.families[family].base, {"term": term})
     if edges.empty:
         return pd.DataFrame(index=pd.Index([], name="student_key"))
     edges = edges.drop_duplicates(subset=list(edges.columns[:2]), keep="last")   # a DiGraph keeps the last weight
@@ -117,7 +120,7 @@ def _class_groups(scope: pd.DataFrame, nodes: np.ndarray) -> np.ndarray:
 
 def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[str] | None = None, *,
                        weekly: bool = False, catalogue: Catalogue | None = None,
-                       progress: Progress | None = None) -> IndicatorFrame:
+                       progress: Progress | None = None, engine: Engine | None = None) -> IndicatorFrame:
     """Compute indicators ``ids`` (default: all) for every student of ``term``.
 
     Parameters
@@ -126,6 +129,8 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     term : term id, e.g. ``2026-2027-1`` (demo) or ``2014J`` (OULAD).
     ids : indicator ids; trend indicators bring their weekly series along.
     weekly : also return the weekly series of every weekly indicator asked for, and those behind trends.
+    engine : where the catalogue's SQL runs (default: DuckDB on ``con``; see :mod:`workbench.indicators.engines`).
+        Indicators the engine cannot run are in ``unsupported`` and ``missing``, with the reason.
 
     Examples
     --------
@@ -146,6 +151,8 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
         weekly_needed |= {i.id for i in inds if i.weekly}
     pop = population(con, term)
     params = {"term": term}
+    engine = engine or DuckDBEngine(con)
+    unsupported: dict[str, str] = {}
     families: dict[tuple[str, str], list[Indicator]] = {}
     for ind in inds:
         if ind.kind in ("sql", "network"):
@@ -156,13 +163,20 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
         if progress:
             progress(fam, n, steps)
         if kind == "network":
-            parts.append(_network(con, cat, fam, members, term, pop))
+            try:
+                parts.append(_network(engine.query, cat, fam, members, term, pop))
+            except EngineUnsupported as exc:
+                unsupported.update({m.id: str(exc) for m in members})
         else:
-            parts.append(con.execute(_family_query(cat, fam, members, False), params).df().set_index("student_key"))
+            got = _run_family(engine.query, lambda ms, f=fam: _family_query(cat, f, ms, False), members, params,
+                              ["student_key"], unsupported)
+            if got is not None:
+                parts.append(got.set_index("student_key"))
     if progress:
         progress("weekly", len(families), steps)
     trends = [i for i in inds if i.kind == "trend"]
-    weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly)
+    weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly,
+                                           run=engine.query, unsupported=unsupported)
     parts += slopes
     keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
     keys = keys.rename("student_key")
@@ -174,7 +188,9 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     klass = scope["class_id"]
     for i in ids:
         col = values[i]
-        if col.notna().sum() == 0:
+        if i in unsupported:
+            missing[i] = f"{engine.name} 不能计算 / not supported on {engine.name}: {unsupported[i]}"
+        elif col.notna().sum() == 0:
             src = ", ".join(cat.sources(i))
             missing[i] = (f"没有数据（来源表 {src} 本学期无相关记录）/ no data (nothing in {src} for this term)")
         elif cat[i].fill is not None:
@@ -190,7 +206,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     # with weekly=True: the series of every weekly indicator asked for and of every trend's indicator
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
                           weekly_df.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
-                          missing)
+                          missing, {i: why for i, why in unsupported.items() if i in ids})
 
 
 def _significant(values: pd.DataFrame, digits: int = SIGNIFICANT) -> pd.DataFrame:
@@ -206,12 +222,35 @@ def _significant(values: pd.DataFrame, digits: int = SIGNIFICANT) -> pd.DataFram
     return pd.DataFrame(a, index=values.index, columns=values.columns)
 
 
+def _run_family(run: Run, sql_of: Callable[[list[Indicator]], str], members: list[Indicator],
+                params: dict[str, str], keys: list[str], unsupported: dict[str, str]) -> pd.DataFrame | None:
+    """The family's fused query; when the engine cannot run it, each indicator alone, so that only those it
+    cannot run go to ``unsupported`` (id → reason). ``None`` when none of them runs."""
+    members = [m for m in members if m.id not in unsupported]
+    if not members:
+        return None
+    try:
+        return run(sql_of(members), params)
+    except EngineUnsupported as exc:
+        if len(members) == 1:
+            unsupported[members[0].id] = str(exc)
+            return None
+    frames = [f.set_index(keys) for m in members
+              if (f := _run_family(run, sql_of, [m], params, keys, unsupported)) is not None]
+    return pd.concat(frames, axis=1, join="outer").reset_index() if frames else None
+
+
 def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
-                       trends: list[Indicator], params: dict[str, str], *,
-                       series: bool) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
+                       trends: list[Indicator], params: dict[str, str], *, series: bool,
+                       run: Run | None = None,
+                       unsupported: dict[str, str] | None = None) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
     """The weekly series (one GROUP BY student, week per family; long form when ``series``) and the trends:
     the slope of each trend's weekly indicator over the weeks, where it has at least three weeks with a value.
-    Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas."""
+    Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas.
+    ``run`` is the engine's query function (default DuckDB on ``con``); with ``series`` the slopes of the
+    collected series are taken by DuckDB in any case (a small frame)."""
+    run = run or DuckDBEngine(con).query
+    unsupported = {} if unsupported is None else unsupported
     by_fam: dict[str, list[Indicator]] = {}
     for i in sorted(weekly_ids):
         by_fam.setdefault(cat[i].family, []).append(cat[i])
@@ -220,10 +259,19 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
         trends_of.setdefault(cat[t.of].family, []).append(t)
     long, slopes = [], []
     for fam, members in by_fam.items():
-        sql = _family_query(cat, fam, members, True)
         here = trends_of.get(fam, [])
+        for t in here:
+            if t.of in unsupported:
+                unsupported[t.id] = f"its weekly indicator {t.of} is not supported"
+        here = [t for t in here if t.id not in unsupported]
         if series:
-            w = con.execute(sql, params).df().astype({m.id: float for m in members})
+            w = _run_family(run, lambda ms, f=fam: _family_query(cat, f, ms, True), members, params,
+                            ["student_key", "week"], unsupported)
+            if w is None:
+                continue
+            members = [m for m in members if m.id not in unsupported]
+            here = [t for t in here if t.of not in unsupported]
+            w = w.astype({m.id: float for m in members})
             long.append(w.melt(id_vars=["student_key", "week"], var_name="indicator_id", value_name="value"))
             if here:
                 con.register("wb_weekly_series", w)
@@ -232,7 +280,11 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
                 finally:
                     con.unregister("wb_weekly_series")
         elif here:
-            slopes.append(con.execute(_slope_query(here, f"({sql})"), params).df().set_index("student_key"))
+            sql = _family_query(cat, fam, [m for m in members if m.id not in unsupported], True)
+            try:
+                slopes.append(run(_slope_query(here, f"({sql})"), params).set_index("student_key"))
+            except EngineUnsupported as exc:
+                unsupported.update({t.id: str(exc) for t in here})
     if not series:
         return None, slopes
     weekly_df = (pd.concat(long, ignore_index=True) if long else
