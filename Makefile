@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests need (installed once, only when missing).
+# Debian packages the tests need (installed once, only when missing). Spark needs a Java runtime: Debian's
+# default-jre-headless, unless a `java` is already on the PATH (any JRE 8/11/17 will do).
 DEBIAN_PACKAGES := chromium fonts-noto-cjk
+JAVA_PACKAGE := default-jre-headless
 STORE ?= data/workbench.duckdb
 DEMO_DIR ?= data/demo
 SEED ?= 20260901
@@ -23,12 +25,13 @@ install: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	@$(MAKE) --no-print-directory system-deps
 	@touch $(STAMP)
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v java >/dev/null 2>&1 || missing="$$missing $(JAVA_PACKAGE)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -62,6 +65,7 @@ bench: install
 	$(BIN)/python benchmarks/builder.py
 	$(BIN)/python benchmarks/apps.py
 	$(BIN)/python benchmarks/risk.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf data/demo $(STORE) $(STORE).wal benchmarks/_work

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from workbench.indicators.cli import engine_options, parquet
 from workbench.store import StoreVersionError, default_store_path, open_store
 
 STORE_OPT = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
@@ -244,8 +245,9 @@ def spec_check(files) -> None:
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the CSV/xlsx summary (default: profiles/ beside the store).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@engine_options
 @LANG_OPT
-def profile(term, spec_ref, store_path, out_dir, as_json, lang) -> None:
+def profile(term, spec_ref, store_path, out_dir, as_json, lang, engine) -> None:
     """Compute a profile model for a term, store the results and write a summary."""
     from workbench.indicators import load_catalogue
     from workbench.model import SpecError, load_spec
@@ -259,7 +261,8 @@ def profile(term, spec_ref, store_path, out_dir, as_json, lang) -> None:
     out = Path(out_dir) if out_dir else store_file.parent / "profiles"
     try:
         with open_store(store_file) as store:
-            run = run_profile(store, term, spec_doc, out_dir=out, progress=_steps_bar(sys.stderr.isatty() and not as_json))
+            run = run_profile(store, term, spec_doc, out_dir=out, progress=_steps_bar(sys.stderr.isatty() and not as_json),
+                              engine=engine.open(store.con))
     except (StoreVersionError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     rep = run.model.report() | {"term": term, "students": run.students, "missing_indicators": run.missing,
@@ -486,6 +489,7 @@ def _register() -> None:
     from workbench.alerts.cli import alerts
     from workbench.serve.cli import serve, users
     main.add_command(alerts)
+    main.add_command(parquet)
     main.add_command(users)
     main.add_command(serve)
 

@@ -12,6 +12,7 @@ rounding) stays in :func:`workbench.indicators.compute_indicators`, on the small
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -106,7 +107,9 @@ class SparkEngine:
             df = self.spark.sql(text, args=dict(params))
         except (PySparkException, Py4JJavaError) as exc:
             raise EngineUnsupported(f"Spark cannot run it: {_first_line(exc)}") from None
-        out = df.toPandas()
+        with warnings.catch_warnings():   # pyspark 3.5 passes copy= to pandas 3's astype
+            warnings.simplefilter("ignore")
+            out = df.toPandas()
         # decimals (100.0 * score …) come back as Python Decimal objects; DuckDB's frame has floats
         for c in out.columns:
             if out[c].dtype == object and len(out[c].dropna()) and type(out[c].dropna().iloc[0]).__name__ == "Decimal":

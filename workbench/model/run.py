@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.indicators import compute_indicators, write_indicator_values
+from workbench.indicators.engines import Engine
 from workbench.indicators.catalogue import load_catalogue
 from workbench.model.estimator import ProfileModel, ProfileResult, as_spec
 from workbench.model.spec import ProfileSpec
@@ -75,11 +76,14 @@ class ProfileRun:
 
 
 def run_profile(store: Store, term: str, spec: ProfileSpec | str | Path, *, out_dir: str | Path | None = None,
-                progress=None) -> ProfileRun:
-    """Compute, fit, write ``profiles``/``profile_students``/``profile_runs``/``indicator_values``; optional summary."""
+                progress=None, engine: Engine | None = None) -> ProfileRun:
+    """Compute, fit, write ``profiles``/``profile_students``/``profile_runs``/``indicator_values``; optional summary.
+
+    ``engine`` is where the indicators are computed (default: the store's DuckDB; see
+    :func:`workbench.indicators.engines.open_engine`); the model is fitted in pandas either way."""
     spec = as_spec(spec)
     ids = spec.indicator_ids() + sorted(n for n in spec.tag_names() if n in load_catalogue() and n not in spec.indicator_ids())
-    frame = compute_indicators(store.con, term, ids, weekly=True, progress=progress)
+    frame = compute_indicators(store.con, term, ids, weekly=True, progress=progress, engine=engine)
     if frame.values.empty:
         raise ValueError(f"term {term!r} has no students in this store / 该学期没有学生数据")
     X = frame.values.join(frame.scope)
