@@ -76,7 +76,8 @@ def test_classes_above_the_sample_size_take_networkx_sampled_betweenness(demo_ne
     cat = Catalogue({}, {"net": Family("net", "SELECT * FROM wb_test_edges WHERE $term = $term ORDER BY 1, 2",
                                        ("events",), "network")})
     inds = [load_catalogue()["soc_betweenness"]]
-    got = compute_mod._network(con, cat, "net", inds, TERM, scope)["soc_betweenness"]
+    from workbench.indicators.engines import DuckDBEngine
+    got = compute_mod._network(DuckDBEngine(con).query, cat, "net", inds, TERM, scope)["soc_betweenness"]
     ref = _networkx(edges, scope, sample=sample)["soc_betweenness"]
     assert np.allclose(got.loc[ref.index], ref, rtol=1e-9, atol=1e-12)
     exact = _networkx(edges, scope)["soc_betweenness"]
