@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from typing import Any
 import yaml
 
 from workbench.alerts.signals import known_signals
-from workbench.model.spec import SpecError, SpecIssue, _Dumper
+from workbench.model.spec import SpecError, SpecIssue, VersionedDoc, _Dumper
 
 RULES_VERSION = 1
 SHIPPED_DIR = Path(__file__).with_name("rules")
@@ -66,14 +64,10 @@ def _flow_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
 _RulesDumper.add_representer(list, _flow_list)
 
 
-class RuleSet:
+class RuleSet(VersionedDoc):
     """A checked rule-set document (a plain dict inside; equality by content)."""
 
-    def __init__(self, doc: dict[str, Any], source: str = "<rule set>"):
-        self.doc, self.source = doc, source
-
-    id = property(lambda self: self.doc["id"])
-    version = property(lambda self: self.doc["version"])
+    dumper = _RulesDumper
     rules = property(lambda self: self.doc["rules"])
 
     def rule(self, rule_id: str) -> dict[str, Any]:
@@ -84,27 +78,6 @@ class RuleSet:
 
     def enabled(self) -> list[dict[str, Any]]:
         return [r for r in self.rules if r.get("enabled", True)]
-
-    def dump(self) -> str:
-        return yaml.dump(self.doc, Dumper=_RulesDumper, allow_unicode=True, sort_keys=False, width=110)
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.dump(), encoding="utf-8")
-        return path
-
-    @property
-    def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-    def copy(self) -> RuleSet:
-        return RuleSet(copy.deepcopy(self.doc), self.source)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RuleSet) and other.doc == self.doc
-
-    def __hash__(self) -> int:
-        return hash(self.hash)
 
     def __repr__(self) -> str:
         return f"RuleSet({self.id!r}, version={self.version}, rules={len(self.rules)})"

@@ -77,15 +77,44 @@ _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(list, _represent_list)
 
 
-class ProfileSpec:
-    """A checked spec document (a plain dict inside; equality and hash are by content)."""
+class VersionedDoc:
+    """A checked, versioned document (a plain dict inside; equality and hash are by content): what a profile spec
+    and an alert rule set share — canonical YAML, saving, a content hash, copies."""
+
+    dumper: type = _Dumper
 
     def __init__(self, doc: dict[str, Any], source: str = "<spec>"):
         self.doc, self.source = doc, source
 
-    # -- the document -------------------------------------------------------------------
     id = property(lambda self: self.doc["id"])
     version = property(lambda self: self.doc["version"])
+
+    def dump(self) -> str:
+        return yaml.dump(self.doc, Dumper=self.dumper, allow_unicode=True, sort_keys=False, width=110)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.dump(), encoding="utf-8")
+        return path
+
+    @property
+    def hash(self) -> str:
+        """First 16 hex digits of SHA-256 over the canonical JSON of the document."""
+        return hashlib.sha256(json.dumps(self.doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def copy(self):
+        return type(self)(copy.deepcopy(self.doc), self.source)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.doc == self.doc   # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+
+class ProfileSpec(VersionedDoc):
+    """A checked spec document (a plain dict inside; equality and hash are by content)."""
+
     name = property(lambda self: self.doc.get("name", {"zh": self.doc["id"], "en": self.doc["id"]}))
     normaliser = property(lambda self: self.doc.get("normaliser", "percentile"))
     scope = property(lambda self: self.doc.get("scope", "grade"))
@@ -99,28 +128,6 @@ class ProfileSpec:
 
     def tag_names(self) -> set[str]:
         return {n for t in self.tags for n in parse_rule(t["rule"]).names}
-
-    def dump(self) -> str:
-        return yaml.dump(self.doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=110)
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.dump(), encoding="utf-8")
-        return path
-
-    @property
-    def hash(self) -> str:
-        """First 16 hex digits of SHA-256 over the canonical JSON of the document."""
-        return hashlib.sha256(json.dumps(self.doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-    def copy(self) -> ProfileSpec:
-        return ProfileSpec(copy.deepcopy(self.doc), self.source)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ProfileSpec) and other.doc == self.doc
-
-    def __hash__(self) -> int:
-        return hash(self.hash)
 
     def __repr__(self) -> str:
         return f"ProfileSpec({self.id!r}, version={self.version}, hash={self.hash})"
