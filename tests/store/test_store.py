@@ -13,7 +13,7 @@ from workbench.store import SCHEMA_VERSION, TABLES, VAULT_TABLES, StoreVersionEr
 
 
 def test_fresh_store_has_version_and_every_table(store):
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert set(TABLES) <= set(store.tables())
     for name, table in TABLES.items():
@@ -114,7 +114,8 @@ def test_v1_store_gains_the_v2_profile_tables(tmp_path):
 
 
 def test_v2_store_gains_the_v3_alert_columns(tmp_path):
-    """A v2 store keeps its alerts and gains the v3 columns (issue 8) and the id sequences."""
+    """A v2 store keeps its alerts and gains the v3 columns (issue 8), the id sequences and, at v4, the partner
+    groups table (issue 9)."""
     import duckdb
     path = tmp_path / "v2.duckdb"
     con = duckdb.connect(str(path))
@@ -125,8 +126,9 @@ def test_v2_store_gains_the_v3_alert_columns(tmp_path):
     con.execute("INSERT INTO alerts VALUES (1, 't1', 'Sabc', 'r', 'watch', 'head_teacher', NULL, 'open', now())")
     con.close()
     with open_store(path) as s:
-        assert s.schema_version() == 3
-        for t in ("alerts", "interventions"):
+        assert s.schema_version() == SCHEMA_VERSION == 4
+        assert "partner_groups" in s.tables()
+        for t in ("alerts", "interventions", "partner_groups"):
             assert [r[0] for r in s.con.execute(f"DESCRIBE {t}").fetchall()] == TABLES[t].column_names()
         assert s.con.execute("SELECT rule_id, fired_on FROM alerts").fetchall() == [("r", None)]
         assert s.con.execute("SELECT nextval('alert_seq')").fetchone()[0] == 1

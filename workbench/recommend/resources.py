@@ -14,7 +14,7 @@ rejected, always. ``knowledge_graphs/resources/math_junior.csv`` ships with the 
 For a student, :func:`recommend_resources` takes the top root gaps of :func:`~workbench.knowledge.root_gaps`
 (where the gaps start, most explained first) and picks for each the resources at the level the mastery
 estimate says the student is ready for: below 0.3 learning and understanding, then application and practice;
-a student without gaps gets transfer tasks on mastered points. Each pick has a reason in words, and a gap with
+a student without gaps gets transfer tasks on the most advanced mastered points that have one. Each pick has a reason in words, and a gap with
 no resource in the catalogue is reported, never silently skipped. :func:`wrong_question_set` is the student's
 错题集 from the responses: every question answered wrong this term, still open or corrected since.
 
@@ -285,7 +285,9 @@ def recommend_resources(kg: KnowledgeGraph, catalogue: Catalogue, mastery: Mappi
         add(rank, gap, gap["kp"], gap["p_mastery"])
     if not gaps:  # no gap with evidence: stretch on the most advanced mastered points
         pos = {k: i for i, k in enumerate(kg.topological_order())}
-        done = [k for k, p in mastery.items() if k in kg.points and p is not None and not _nan(p) and p >= MASTERED]
+        index = catalogue.by_point()
+        done = [k for k, p in mastery.items() if k in kg.points and p is not None and not _nan(p) and p >= MASTERED
+                and any(r["level"] == "transfer" for r in index.get(k, ()))]
         for rank, kp in enumerate(sorted(done, key=lambda k: -pos[k])[:top], 1):
             add(rank, None, kp, float(mastery[kp]))
     if lang == "zh":

@@ -43,4 +43,9 @@ def _v3(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SEQUENCE IF NOT EXISTS intervention_seq START 1")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1, 2: _v2, 3: _v3}
+def _v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Recommendations (issue 9): ``partner_groups``, so a new term's partners avoid last term's pairs."""
+    _added_in(4, con)
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -264,6 +264,13 @@ _TABLE_LIST: list[Table] = [
         ("term_id", "VARCHAR", "学期", "term", 3), ("by_user", "VARCHAR", "执行人", "by user", 3),
         ("visible_to", "VARCHAR", "记录可见角色（逗号分隔）", "roles that may read the notes (comma-separated)", 3),
         ("outcome_at", "TIMESTAMP", "结果记录时间", "outcome recorded at", 3)], file_id=False),
+    _t("partner_groups", "学伴分组", "learning-partner groups per class and term", [
+        ("term_id", "VARCHAR", "学期", "term"), ("class_id", "VARCHAR", "班级", "class"),
+        ("group_no", "INTEGER", "组号", "group number"), _STUDENT,
+        ("score", "DOUBLE", "组内互补度", "complementarity of the group"),
+        ("created_by", "VARCHAR", "创建人", "created by (user)"),
+        ("created_at", "TIMESTAMP", "创建时间", "created at")], key=("term_id", "class_id", "student_key"),
+       file_id=False, since=4),
     _t("consents", "授权同意", "consents", [
         _STUDENT, ("purpose", "VARCHAR", "用途", "purpose"), ("granted", "BOOLEAN", "是否同意", "granted"),
         ("recorded_at", "TIMESTAMP", "记录时间", "recorded at")]),
