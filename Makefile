@@ -45,6 +45,8 @@ demo: install
 	done
 	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
 	$(BIN)/workbench alerts run --term $(DEMO_TERM) --store $(STORE)
+	$(BIN)/workbench recommend catalogue
+	$(BIN)/workbench recommend partners --term $(DEMO_TERM) --store $(STORE) --save
 	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
 	$(BIN)/workbench users demo --store $(STORE)
 

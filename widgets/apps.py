@@ -159,8 +159,50 @@ def _class_view(views: ScopedViews, d: dict) -> list:
         out.append(_card(tr("sec_alerts", lang), _html(table_html(d["alerts"], {"display": ui("app_student", lang), "level_label": tr("col_level", lang),
                                                                  "fired_on": tr("col_created", lang), "text": tr("col_rule", lang)})),
                          test_id="alerts"))
+    out += _partner_cards(d, lang)
     cols = {"display": ui("app_student", lang), **{c: c for c in students.columns if c in labels.values()}}
     out.append(_card(tr("sec_cards", lang), _html(table_html(students, cols)), test_id="students"))
+    return out
+
+
+def _partner_cards(d: dict, lang: str) -> list:
+    """Learning partners and the resource each student should start with (class dashboard)."""
+    out = []
+    pt = d.get("partners")
+    if pt is not None:
+        body = [_html(f"<p>{html.escape(pt['message'])}</p>")]
+        if len(pt["table"]):
+            body += [_html(table_html(pt["table"], {"group": tr("col_group", lang), "members": tr("col_members", lang),
+                                                    "help": tr("col_help", lang),
+                                                    "score": tr("col_complementarity", lang)})),
+                     _html(f"<p class='text-caption'>{html.escape(tr('partners_note', lang))}</p>")]
+        out.append(_card(tr("sec_partners", lang), *body, test_id="partners"))
+    res = d.get("resources")
+    if res is not None and len(res):
+        out.append(_card(tr("sec_class_resources", lang), _html(table_html(res, {
+            "display": ui("app_student", lang), "gap_rank": "#", "kp_name": tr("col_kp", lang),
+            "level": tr("col_ability_level", lang), "title": tr("col_resource", lang)})), test_id="class-resources"))
+    return out
+
+
+def _recommend_cards(rec: dict, lang: str) -> list:
+    """A student's recommended resources, wrong-question set and subject-choice advice."""
+    res, wrong = rec["resources"], rec["wrong_questions"]
+    out = [_card(tr("sec_resources", lang), _html(f"<p>{html.escape(res['message'])}</p>"),
+                 _html(table_html(res["table"], {"kp_name": tr("col_kp", lang), "level": tr("col_ability_level", lang),
+                                                 "title": tr("col_resource", lang), "minutes": tr("col_minutes", lang),
+                                                 "reason": tr("col_reason", lang)})) if len(res["table"]) else _html(""),
+                 test_id="resources")]
+    if wrong["wrong_total"]:
+        out.append(_card(tr("sec_wrong", lang),
+                         _html(f"<p>{html.escape(tr('wrong_summary', lang, total=wrong['wrong_total'], open=wrong['wrong_open']))}</p>"),
+                         _html(table_html(wrong["table"], {"item_id": tr("col_item", lang), "kp_names": tr("col_kp", lang),
+                                                           "level": tr("col_ability_level", lang), "wrong": tr("col_wrong", lang),
+                                                           "answers": tr("col_answers", lang), "status": tr("col_status", lang)})),
+                         test_id="wrong-questions"))
+    else:
+        out.append(_card(tr("sec_wrong", lang), _html(f"<p>{html.escape(tr('no_wrong', lang))}</p>"), test_id="wrong-questions"))
+    out.append(_subject_card(rec["subjects"], lang))
     return out
 
 
@@ -185,6 +227,8 @@ def _student_view(views: ScopedViews, r: dict, *, parent: bool = False) -> list:
         out.append(_card(tr("sec_mastery", lang), ChartView(charts.chapter_bars(
             k["chapters"], "student", "class_mean", lang, value_label=tr("this_student", lang),
             reference_label=tr("class_avg", lang))), _html(items(k["root_gaps"] or [tr("no_gaps", lang)])), test_id="mastery"))
+    if r.get("recommend"):
+        out += _recommend_cards(r["recommend"], lang)
     if not parent:
         out.append(_card(tr("sec_profile", lang), _html(items([
             tr("segment_line", lang, text=r.get("segment", "")),

@@ -8,12 +8,9 @@ from pathlib import Path
 
 import click
 
+from workbench.cliopts import LANG_OPT, STORE_OPT
 from workbench.indicators.cli import engine_options, parquet
 from workbench.store import StoreVersionError, default_store_path, open_store
-
-STORE_OPT = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-                         help="DuckDB store file (default $WORKBENCH_STORE or data/workbench.duckdb).")
-LANG_OPT = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 
 
 def _progress_factory(enabled: bool):
@@ -487,8 +484,10 @@ def _steps_bar(enabled: bool):
 
 def _register() -> None:
     from workbench.alerts.cli import alerts
+    from workbench.recommend.cli import recommend
     from workbench.serve.cli import serve, users
     main.add_command(alerts)
+    main.add_command(recommend)
     main.add_command(parquet)
     main.add_command(users)
     main.add_command(serve)

@@ -5,12 +5,9 @@ import datetime as dt
 
 import click
 
+from workbench.cliopts import LANG_OPT, STORE_OPT
 from workbench.model.spec import SpecError
 from workbench.store import StoreVersionError, default_store_path, open_store
-
-STORE_OPT = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-                         help="DuckDB store file (default $WORKBENCH_STORE or data/workbench.duckdb).")
-LANG_OPT = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 
 
 @click.group()

@@ -22,6 +22,7 @@ import pandas as pd
 from workbench.model.spec import ProfileSpec
 from workbench.privacy import ScopeError, Viewer, mask_name
 from workbench.privacy.audit import AuditLog
+from workbench.recommend.service import class_partners, class_resources, student_recommendations
 from workbench.reports.common import MIN_CELL, OVERALL, as_spec, class_info, display_code, student_scores
 from workbench.reports.data import class_alerts, class_overview, class_teaching_map
 from workbench.reports.redact import psychology_dimensions
@@ -106,7 +107,8 @@ class ScopedViews:
 
     # ------------------------------------------------------------------------------------ views
     def class_dashboard(self, class_id: str) -> dict[str, Any]:
-        """Class overview (without emotion detail), its teaching map and alerts, students by display name."""
+        """Class overview (without emotion detail), its teaching map and alerts, learning partners and the
+        resource each student should start with, students by display name."""
         self.viewer.require_class(class_id)
         view = class_overview(self.con, self.term, class_id, self.spec, self.lang, hide=self.hide)
         keys = list(view["students"]["student_key"])
@@ -117,17 +119,24 @@ class ScopedViews:
         alerts = class_alerts(self.con, self.term, class_id, self.viewer.role, self.lang)
         alerts.insert(1, "display", [shown.get(k, c) for k, c in zip(alerts["student_key"], alerts["code"])])
         view["alerts"] = alerts.drop(columns=["student_key"])
+        members = self._class_keys(class_id)
+        extra = [k for k in members if k not in shown]          # enrolled but without a profile row
+        names = shown | (self.names(extra, what=f"class {class_id}") if extra else {})
+        view["partners"] = class_partners(self.con, self.term, members, names, lang=self.lang)
+        view["resources"] = class_resources(self.con, self.term, members, names, lang=self.lang)
         return view
 
     def student_profile(self, ref: str | None = None) -> dict[str, Any]:
         """One student's profile for a teacher (or a parent: their child): radar data, trends, mastery, tags and
-        explanation; emotion detail only for the psychology role and only with consent."""
+        explanation, recommendations (resources, wrong questions, subject-choice advice); emotion detail only for
+        the psychology role and only with consent."""
         key = self._resolve(ref)
         hide = self.hide
         if not hide and key not in self.consented([key]):
             hide = psychology_dimensions(self.spec)
         rep = student_report(self.con, self.term, key, self.spec, self.lang, hide=hide)
         rep["student"]["display"] = self.names([key], what=display_code(key))[key]
+        rep["recommend"] = student_recommendations(self.con, self.term, key, lang=self.lang)
         rep["psychology_shown"] = not hide
         rep["psychology_withheld"] = bool(hide) and self.viewer.spec.psychology
         self._audit("view_student", display_code(key))
