@@ -177,12 +177,35 @@ def _partner_cards(d: dict, lang: str) -> list:
                                                     "score": tr("col_complementarity", lang)})),
                      _html(f"<p class='text-caption'>{html.escape(tr('partners_note', lang))}</p>")]
         out.append(_card(tr("sec_partners", lang), *body, test_id="partners"))
+    sub = d.get("subjects")
+    if sub is not None and len(sub):
+        out.append(_card(tr("sec_class_subjects", lang), _html(table_html(sub, {
+            "display": ui("app_student", lang), "top1": "1", "top2": "2", "top3": "3",
+            "together": tr("col_together", lang)})), test_id="class-subjects"))
     res = d.get("resources")
     if res is not None and len(res):
         out.append(_card(tr("sec_class_resources", lang), _html(table_html(res, {
             "display": ui("app_student", lang), "gap_rank": "#", "kp_name": tr("col_kp", lang),
             "level": tr("col_ability_level", lang), "title": tr("col_resource", lang)})), test_id="class-resources"))
     return out
+
+
+def _subject_card(adv: dict, lang: str) -> v.Card:
+    """Subject-choice advice: the summary, subjects with their intervals, the leading combinations."""
+    if not adv.get("ok"):
+        return _card(tr("sec_subjects", lang), _html(f"<p>{html.escape(adv.get('message') or '')}</p>"), test_id="subjects")
+    subj = adv["subjects"]
+    chart = charts.interval_chart([{"label": r["name"], "score": r["score"], "low": r["low"], "high": r["high"]} for r in subj],
+                                  lang, hollow=[r["evidence"] != "direct" for r in subj])
+    combos = pd.DataFrame([{"rank": c["rank"], "label": c["label"], "score": round(c["score"], 2),
+                            "interval": f"{c['low']:.2f} – {c['high']:.2f}", "group": c["group"]}
+                           for c in adv["combinations"][:6]])
+    groups = "".join(f"<li>{html.escape(g['text'])}：{html.escape('、'.join(g['combinations']))}</li>"
+                     for g in adv["groups"][:2])
+    return _card(tr("sec_subjects", lang), _html(f"<p>{html.escape(adv['summary'])}</p>"), ChartView(chart),
+                 _html(table_html(combos, {"rank": "#", "label": tr("col_combination", lang), "score": tr("col_score", lang),
+                                           "interval": tr("col_interval", lang), "group": tr("col_group", lang)})),
+                 _html(f"<ul>{groups}</ul>"), test_id="subjects")
 
 
 def _recommend_cards(rec: dict, lang: str) -> list:

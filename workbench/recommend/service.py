@@ -16,7 +16,7 @@ from workbench.recommend.partners import (PartnerPlan, Skills, class_skills, exp
                                           previous_pairs)
 from workbench.recommend.resources import (LEVELS, Catalogue, class_recommendations, load_catalogue,
                                            recommend_resources, student_mastery, wrong_question_set)
-from workbench.recommend.subjects import subject_advice, subject_strengths
+from workbench.recommend.subjects import class_subject_advice, subject_advice, subject_strengths
 
 DEFAULT_GRAPH = "math_junior"
 WRONG_SHOWN = 10
@@ -80,3 +80,14 @@ def class_resources(con: duckdb.DuckDBPyConnection, term: str, keys: list[str], 
     df.insert(0, "display", df["student_key"].map(lambda k: names.get(k, k)))
     df["level"] = df["level"].map(lambda lv: LEVELS[lv][lang])
     return df.drop(columns=["student_key", "kp", "kind", "url", "minutes", "resource_id"])
+
+
+def class_subjects(con: duckdb.DuckDBPyConnection, term: str, class_id: str, names: dict[str, str], *,
+                   scheme: str = "gaokao_3_1_2", lang: str = "zh") -> pd.DataFrame:
+    """Each student's three leading combinations and whether the evidence tells them apart."""
+    df = class_subject_advice(con, term, class_id, scheme, lang=lang)
+    df.insert(0, "display", df["student_key"].map(lambda k: names.get(k, k)))
+    apart = {"zh": ("可以区分", "前{n}个无法区分"), "en": ("distinguishable", "top {n} cannot be told apart")}[lang]
+    df["together"] = [apart[0] if d else apart[1].format(n=n) if ok else (m or "")
+                      for d, n, ok, m in zip(df["distinguishable"], df["n_indistinct"], df["ok"], df["message"])]
+    return df[["display", "top1", "top2", "top3", "together"]].sort_values("display").reset_index(drop=True)

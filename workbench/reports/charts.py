@@ -317,6 +317,32 @@ def growth_bars(table: pd.DataFrame, lang: str = "zh", title: str = "") -> SVGCh
 
 
 @_styled
+def interval_chart(rows: Sequence[Mapping], lang: str = "zh", title: str = "", hollow: Sequence[bool] | None = None) -> SVGChart:
+    """Scores with their 90 % intervals as dots and whiskers, best first (``rows``: label, score, low, high);
+    ``hollow`` marks estimates without direct evidence (drawn as open circles). Used for subject-choice advice,
+    where a ranking without its uncertainty would read as a verdict."""
+    labels = [str(r["label"]) for r in rows]
+    score, low, high = (_numbers(r[k] for r in rows) for k in ("score", "low", "high"))
+    n = len(labels)
+    label_em = max([_em(x) for x in labels] + [4])
+    width = 6.4
+    fig = _figure(width, 0.9 + 0.34 * max(n, 2))
+    ax = fig.add_subplot()
+    pos = np.arange(n)[::-1]
+    ax.hlines(pos, low, high, color=STUDENT, lw=2, alpha=0.6)
+    open_ = np.array(list(hollow) if hollow is not None else [False] * n, dtype=bool)
+    ax.scatter(score[~open_], pos[~open_], color=STUDENT, zorder=3, s=28)
+    ax.scatter(score[open_], pos[open_], facecolor="white", edgecolor=STUDENT, zorder=3, s=28)
+    ax.axvline(0, color=GRADE, ls=":", lw=1)
+    ax.set_yticks(pos, labels)
+    ax.set_xlabel(tr("interval_axis", lang))
+    ax.set_title(title or tr("sec_subjects", lang))
+    fig.subplots_adjust(left=min(0.5, (0.3 + label_em * 0.13) / width), right=0.96,
+                        bottom=0.45 / (0.9 + 0.34 * max(n, 2)) + 0.08, top=0.88)
+    return _render(fig, title or tr("sec_subjects", lang))
+
+
+@_styled
 def correlation_heatmap(corr: pd.DataFrame, lang: str = "zh", title: str = "") -> SVGChart:
     """Correlations between dimensions (−1 … 1, blue = together, red = opposite), the value in each cell
     (``ProfileModel.dimension_correlation_`` or a builder preview's ``correlation``, labels as given)."""

@@ -24,7 +24,8 @@ from IPython.display import HTML, Markdown, display
 from workbench.knowledge.graph import KnowledgeGraph
 from workbench.model.spec import ProfileSpec
 from workbench.reports import charts
-from workbench.reports.common import OVERALL, as_spec, fmt_score, numeric
+from workbench.recommend.service import class_partners, class_resources, class_subjects, student_recommendations
+from workbench.reports.common import OVERALL, as_spec, display_code, fmt_score, numeric
 from workbench.reports.data import class_alerts, class_cards, class_growth, class_overview, class_teaching_map
 from workbench.reports.student import DEFAULT_GRAPH, as_graph, student_report
 from workbench.reports.text import join_list, tr
@@ -91,6 +92,7 @@ class ClassReport:
     growth_data: dict[str, Any]
     card_rows: pd.DataFrame
     computed: list[str] = field(default_factory=list)
+    recommend: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
     @classmethod
@@ -106,6 +108,12 @@ class ClassReport:
             report = cls(term, class_id, lang, overview, class_teaching_map(con, term, class_id, graph, lang),
                          class_alerts(con, term, class_id, lang=lang), class_growth(con, term, class_id, spec, lang=lang),
                          class_cards(con, term, class_id, spec, lang, graph=graph, overview=overview), computed)
+            keys = [k for (k,) in con.execute("SELECT DISTINCT student_key FROM enrolments WHERE term_id = $t AND "
+                                              "class_id = $c ORDER BY 1", {"t": term, "c": class_id}).fetchall()]
+            codes = {k: display_code(k) for k in keys}
+            report.recommend = {"partners": class_partners(con, term, keys, codes, lang=lang),
+                                "resources": class_resources(con, term, keys, codes, lang=lang),
+                                "subjects": class_subjects(con, term, class_id, codes, lang=lang)}
         out = _out_dir(output_dir)
         if out is not None:
             path = out / f"class_report_{term}_{class_id}.csv"
@@ -183,6 +191,24 @@ class ClassReport:
         display(charts.growth_bars(g["table"], lang))
         _md(f"*{g['note']}*")
 
+    def partners(self) -> None:
+        """Learning partners, the resource each student starts with, and the leading subject combinations."""
+        r, lang = self.recommend, self.lang
+        p = r["partners"]
+        _md(f"## {tr('sec_partners', lang)}\n\n{p['message']}")
+        if len(p["table"]):
+            _table(p["table"], {"group": tr("col_group", lang), "members": tr("col_members", lang),
+                                "help": tr("col_help", lang), "score": tr("col_complementarity", lang)})
+            _md(f"*{tr('partners_note', lang)}*")
+        if len(r["resources"]):
+            _md(f"## {tr('sec_class_resources', lang)}")
+            _table(r["resources"], {"display": tr("col_code", lang), "kp_name": tr("col_kp", lang),
+                                    "level": tr("col_ability_level", lang), "title": tr("col_resource", lang)})
+        if len(r["subjects"]):
+            _md(f"## {tr('sec_class_subjects', lang)}")
+            _table(r["subjects"], {"display": tr("col_code", lang), "top1": "1", "top2": "2", "top3": "3",
+                                   "together": tr("col_together", lang)})
+
     def cards(self) -> None:
         lang = self.lang
         _md(f"## {tr('sec_cards', lang)}")
@@ -199,7 +225,7 @@ class ClassReport:
 
     def show(self) -> None:
         """Every section in order."""
-        for section in (self.title, self.overview, self.teaching_map, self.alerts, self.growth, self.cards):
+        for section in (self.title, self.overview, self.teaching_map, self.alerts, self.growth, self.partners, self.cards):
             section()
 
 
@@ -230,6 +256,7 @@ class StudentReport:
         computed = ensure_prepared(store, term, spec)
         with open_store(find_store(store or None), read_only=True) as s:
             report = cls(lang, student_report(s.con, term, student_key, spec, lang, graph=graph), computed)
+            report.data["recommend"] = student_recommendations(s.con, term, student_key, lang=lang)
         out = _out_dir(output_dir)
         if out is not None:
             path = out / f"student_report_{term}_{report.data['student']['code']}.csv"
@@ -288,6 +315,33 @@ class StudentReport:
                                     reference_label=tr("class_avg", lang)))
         _bullets(k["root_gaps"] or [tr("no_gaps", lang)])
 
+    def recommendations(self) -> None:
+        """Resources for the root gaps, the wrong-question set and subject-choice advice (with its uncertainty)."""
+        rec, lang = self.data["recommend"], self.lang
+        res, wrong, adv = rec["resources"], rec["wrong_questions"], rec["subjects"]
+        _md(f"## {tr('sec_resources', lang)}\n\n{res['message']}")
+        if len(res["table"]):
+            _table(res["table"], {"kp_name": tr("col_kp", lang), "level": tr("col_ability_level", lang),
+                                  "title": tr("col_resource", lang), "reason": tr("col_reason", lang)})
+        _md(f"## {tr('sec_wrong', lang)}")
+        if wrong["wrong_total"]:
+            _md(tr("wrong_summary", lang, total=wrong["wrong_total"], open=wrong["wrong_open"]))
+            _table(wrong["table"], {"item_id": tr("col_item", lang), "kp_names": tr("col_kp", lang),
+                                    "level": tr("col_ability_level", lang), "wrong": tr("col_wrong", lang),
+                                    "status": tr("col_status", lang)})
+        else:
+            _md(tr("no_wrong", lang))
+        _md(f"## {tr('sec_subjects', lang)}")
+        if not adv.get("ok"):
+            _md(adv.get("message") or "")
+            return
+        _md(adv["summary"])
+        display(charts.interval_chart([{"label": r["name"], "score": r["score"], "low": r["low"], "high": r["high"]}
+                                       for r in adv["subjects"]], lang,
+                                      hollow=[r["evidence"] != "direct" for r in adv["subjects"]]))
+        _bullets([f"{g['text']}：{'、'.join(g['combinations'])}" if lang == "zh" else f"{g['text']}: {', '.join(g['combinations'])}"
+                  for g in adv["groups"][:3]])
+
     def profile(self) -> None:
         d, lang = self.data, self.lang
         _md(f"## {tr('sec_profile', lang)}")
@@ -316,8 +370,8 @@ class StudentReport:
         _bullets(self.data["notes"])
 
     def show(self) -> None:
-        for section in (self.title, self.radar, self.strengths, self.trends, self.mastery, self.profile, self.growth,
-                        self.notes):
+        for section in (self.title, self.radar, self.strengths, self.trends, self.mastery, self.recommendations,
+                        self.profile, self.growth, self.notes):
             section()
 
 

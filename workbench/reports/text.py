@@ -42,6 +42,7 @@ TEXT: dict[str, dict[str, str]] = {
     "sec_wrong": {"zh": "错题集", "en": "Wrong-question set"},
     "sec_subjects": {"zh": "选科参考（不是结论）", "en": "Subject choice: a guide, not a verdict"},
     "sec_partners": {"zh": "学伴分组（我帮学伴 · 学伴帮我）", "en": "Learning partners (I help · I am helped)"},
+    "sec_class_subjects": {"zh": "选科参考：每位同学排在前面的组合", "en": "Subject choice: each student's leading combinations"},
     "sec_class_resources": {"zh": "每位同学先补的知识点与资源", "en": "What each student should fix first, with a resource"},
     # ---- column names and chart words ------------------------------------------------------------
     "col_code": {"zh": "学生代码", "en": "student"},
@@ -97,7 +98,6 @@ TEXT: dict[str, dict[str, str]] = {
     "col_item": {"zh": "题目", "en": "question"},
     "col_wrong": {"zh": "做错次数", "en": "wrong"},
     "col_answers": {"zh": "作答次数", "en": "answers"},
-    "col_status": {"zh": "状态", "en": "status"},
     "col_group": {"zh": "组", "en": "group"},
     "col_members": {"zh": "成员", "en": "members"},
     "col_help": {"zh": "互助内容", "en": "who helps whom with what"},
@@ -105,6 +105,10 @@ TEXT: dict[str, dict[str, str]] = {
     "col_subject": {"zh": "学科", "en": "subject"},
     "col_combination": {"zh": "组合", "en": "combination"},
     "col_interval": {"zh": "90%区间", "en": "90% interval"},
+    "col_together": {"zh": "无法区分的组合", "en": "cannot be told apart"},
+    "col_top_combinations": {"zh": "排在前面的组合", "en": "leading combinations"},
+    "interval_axis": {"zh": "相对优势（年级标准差，点＝估计，线＝90%区间，空心＝无直接证据）",
+                      "en": "relative strength (grade SDs; dot = estimate, line = 90% interval, hollow = no direct evidence)"},
     # ---- sentences -------------------------------------------------------------------------------
     "above_class": {"zh": "{dim}：{score} 分，高于班级平均（{mean} 分）", "en": "{dim}: {score}, above the class average ({mean})"},
     "above_grade": {"zh": "{dim}：{score} 分，高于年级平均（{mean} 分）", "en": "{dim}: {score}, above the grade average ({mean})"},
