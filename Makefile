@@ -45,9 +45,9 @@ demo: install
 	done
 	$(BIN)/workbench mastery --term $(DEMO_TERM) --store $(STORE)
 	$(BIN)/workbench alerts run --term $(DEMO_TERM) --store $(STORE)
+	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
 	$(BIN)/workbench recommend catalogue
 	$(BIN)/workbench recommend partners --term $(DEMO_TERM) --store $(STORE) --save
-	$(BIN)/workbench run-term --term $(DEMO_TERM) --store $(STORE) --out $(DEMO_DIR)/runs/$(DEMO_TERM) --jobs $(JOBS) $(RUN_FLAGS)
 	$(BIN)/workbench users demo --store $(STORE)
 
 # The published apps behind login (users.yaml beside the store; `make demo` writes demo accounts and prints their

@@ -19,7 +19,6 @@ workbench.model.spec.SpecError: <rule set>: rules[a].signal: unknown signal or i
 """
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import yaml
 
 from workbench.alerts.signals import known_signals
-from workbench.model.spec import SpecError, SpecIssue, VersionedDoc, _Dumper
+from workbench.model.spec import SpecError, SpecIssue, VersionedDoc, _Dumper, read_yaml_doc, upgraded
 
 RULES_VERSION = 1
 SHIPPED_DIR = Path(__file__).with_name("rules")
@@ -107,24 +106,13 @@ def load_rule_set(path_or_name: str | Path = "default") -> RuleSet:
         p = saved if saved.exists() else SHIPPED_DIR / f"{path_or_name}.yaml"
     if not p.exists():
         raise SpecError(str(path_or_name), [SpecIssue("", "no such file or shipped rule set", "文件不存在，也不是内置规则集")])
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(str(p), [SpecIssue(f"line {mark.line + 1}" if mark else "",
-                                           f"not valid YAML: {getattr(exc, 'problem', exc)}", "YAML 格式错误")]) from None
+    doc = read_yaml_doc(p)
     return rule_set_from_dict(doc, str(p))
 
 
 def rule_set_from_dict(doc: Any, source: str = "<rule set>") -> RuleSet:
     """Upgrade an older document, check it and wrap it; raise ``SpecError`` naming every bad rule."""
-    if not isinstance(doc, dict):
-        raise SpecError(source, [SpecIssue("", "expected a mapping at the top", "顶层应为键值映射")])
-    doc = copy.deepcopy(doc)
-    v = doc.get("version")
-    if isinstance(v, int) and 1 <= v < RULES_VERSION:
-        for target in range(v + 1, RULES_VERSION + 1):
-            doc = UPGRADES[target](doc)
+    doc = upgraded(doc, source, RULES_VERSION, UPGRADES)
     issues = check_rule_set(doc)
     if issues:
         raise SpecError(source, issues)

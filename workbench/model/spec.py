@@ -133,6 +133,29 @@ class ProfileSpec(VersionedDoc):
         return f"ProfileSpec({self.id!r}, version={self.version}, hash={self.hash})"
 
 
+def read_yaml_doc(path: Path) -> Any:
+    """The YAML document in ``path``; a syntax error becomes a :class:`SpecError` naming the file and line."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise SpecError(str(path), [SpecIssue(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", "YAML 格式错误")]) from None
+
+
+def upgraded(doc: Any, source: str, version: int, upgrades: dict[int, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` brought up to format ``version`` by ``upgrades`` (``upgrades[v]`` turns a version v-1
+    document into version v); a document that is not a mapping is refused."""
+    if not isinstance(doc, dict):
+        raise SpecError(source, [SpecIssue("", "expected a mapping at the top", "顶层应为键值映射")])
+    doc = copy.deepcopy(doc)
+    v = doc.get("version")
+    if _int(v) and 1 <= v < version:
+        for target in range(v + 1, version + 1):
+            doc = upgrades[target](doc)
+    return doc
+
+
 def shipped_specs() -> list[str]:
     return sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml"))
 
@@ -145,24 +168,12 @@ def load_spec(path_or_name: str | Path, catalogue: Catalogue | None = None) -> P
     if not p.exists():
         raise SpecError(str(path_or_name), [SpecIssue("", f"no such file or shipped spec; shipped: {', '.join(shipped_specs())}",
                                                       "文件不存在，也不是内置模型")])
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise SpecError(str(p), [SpecIssue(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", "YAML 格式错误")]) from None
-    return spec_from_dict(doc, str(p), catalogue)
+    return spec_from_dict(read_yaml_doc(p), str(p), catalogue)
 
 
 def spec_from_dict(doc: Any, source: str = "<spec>", catalogue: Catalogue | None = None) -> ProfileSpec:
     """Upgrade an older document, check it and wrap it; raise :class:`SpecError` with every issue."""
-    if not isinstance(doc, dict):
-        raise SpecError(source, [SpecIssue("", "expected a mapping at the top", "顶层应为键值映射")])
-    doc = copy.deepcopy(doc)
-    v = doc.get("version")
-    if _int(v) and 1 <= v < SPEC_VERSION:
-        for target in range(v + 1, SPEC_VERSION + 1):
-            doc = UPGRADES[target](doc)
+    doc = upgraded(doc, source, SPEC_VERSION, UPGRADES)
     issues = check_spec(doc, catalogue or load_catalogue())
     if issues:
         raise SpecError(source, issues)

@@ -20,16 +20,13 @@ workbench.model.spec.SpecError: <scheme>: subjects.思想政治.evidence: unknow
 """
 from __future__ import annotations
 
-import copy
 import difflib
 import itertools
 import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workbench.model.spec import SpecError, SpecIssue, VersionedDoc
+from workbench.model.spec import SpecError, SpecIssue, VersionedDoc, read_yaml_doc, upgraded
 
 SCHEME_VERSION = 1
 SCHEMES_DIR = Path(__file__).with_name("schemes")
@@ -88,24 +85,13 @@ def load_scheme(name_or_path: str | Path | SubjectScheme = "gaokao_3_1_2") -> Su
     if not p.exists():
         raise SpecError(str(name_or_path), [SpecIssue("", f"no such file or shipped scheme; shipped: "
                                                           f"{', '.join(list_schemes())}", "文件不存在，也不是内置选科方案")])
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(str(p), [SpecIssue(f"line {mark.line + 1}" if mark else "",
-                                           f"not valid YAML: {getattr(exc, 'problem', exc)}", "YAML 格式错误")]) from None
+    doc = read_yaml_doc(p)
     return scheme_from_dict(doc, str(p))
 
 
 def scheme_from_dict(doc: Any, source: str = "<scheme>") -> SubjectScheme:
     """Upgrade an older document, check it and wrap it; raise ``SpecError`` naming every problem."""
-    if not isinstance(doc, dict):
-        raise SpecError(source, [SpecIssue("", "expected a mapping at the top", "顶层应为键值映射")])
-    doc = copy.deepcopy(doc)
-    v = doc.get("version")
-    if isinstance(v, int) and 1 <= v < SCHEME_VERSION:
-        for target in range(v + 1, SCHEME_VERSION + 1):
-            doc = UPGRADES[target](doc)
+    doc = upgraded(doc, source, SCHEME_VERSION, UPGRADES)
     issues = check_scheme(doc)
     if issues:
         raise SpecError(source, issues)
