@@ -64,7 +64,8 @@ def test_english_texts(demo_con, g8c2):
 def test_cli_catalogue_check_and_partners_saved(run_cli, prepared_demo, tmp_path):
     ok = run_cli("recommend", "catalogue", "--lang", "en")
     assert ok.returncode == 0, ok.stderr
-    assert "335 rows read, 335 accepted, 0 rejected" in ok.stdout and "understand 81/81" in ok.stdout
+    assert "335 rows read, 335 accepted, 0 rejected" in ok.stdout and "learning and understanding 81/81" in ok.stdout
+    assert "transfer and innovation 61/81" in ok.stdout and "without any resource" not in ok.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("resource_id,title_zh,kind,level,knowledge_points\nR1,数轴,video,understand,M7-NUM-02\n"
                    "R2,x,video,hard,M7-NUM-02\n", encoding="utf-8-sig")
