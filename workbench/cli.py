@@ -242,9 +242,13 @@ def spec_check(files) -> None:
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the CSV/xlsx summary (default: profiles/ beside the store).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--fit-sample", "fit_sample", type=click.IntRange(min=100), default=None,
+              help="Fit on at most this many students per comparison group (district scale; default: all).")
+@click.option("--chunk", type=click.IntRange(min=1), default=None,
+              help="Profile this many students at a time (bounded memory; default: all at once).")
 @engine_options
 @LANG_OPT
-def profile(term, spec_ref, store_path, out_dir, as_json, lang, engine) -> None:
+def profile(term, spec_ref, store_path, out_dir, as_json, fit_sample, chunk, lang, engine) -> None:
     """Compute a profile model for a term, store the results and write a summary."""
     from workbench.indicators import load_catalogue
     from workbench.model import SpecError, load_spec
@@ -259,7 +263,7 @@ def profile(term, spec_ref, store_path, out_dir, as_json, lang, engine) -> None:
     try:
         with open_store(store_file) as store:
             run = run_profile(store, term, spec_doc, out_dir=out, progress=_steps_bar(sys.stderr.isatty() and not as_json),
-                              engine=engine.open(store.con))
+                              engine=engine.open(store.con), fit_sample=fit_sample, chunk=chunk)
     except (StoreVersionError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     rep = run.model.report() | {"term": term, "students": run.students, "missing_indicators": run.missing,
@@ -401,6 +405,9 @@ def mastery(term, graph_ref, store_path, as_json, lang) -> None:
 @click.option("--spec", "spec_ref", default="whole_person", show_default=True,
               help="Spec file, or a shipped spec name (workbench spec list).")
 @click.option("--classes", default=None, help="Only these classes, comma-separated (default: every class of the term).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Runner I of N (0-based): take the classes whose id hashes to I modulo N. N runners sharing the "
+                   "output folder and the store together cover the term, with one manifest.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
 @click.option("--force", is_flag=True, help="Recompute and rerun every class even if nothing changed.")
 @click.option("--student-reports", is_flag=True, help="Also one report per student (for the student and parents).")
@@ -409,16 +416,24 @@ def mastery(term, graph_ref, store_path, as_json, lang) -> None:
               help="Output folder (default: runs/<term>/ beside the store).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per notebook.")
 @LANG_OPT
-def run_term_cmd(term, spec_ref, classes, jobs, force, student_reports, store_path, out_dir, timeout, lang) -> None:
+def run_term_cmd(term, spec_ref, classes, shard, jobs, force, student_reports, store_path, out_dir, timeout, lang) -> None:
     """The term run: prepare the term once, execute the class (and student) report notebooks with Papermill in
     parallel, export HTML without code, write the index and the manifest. Exit 1 if any class failed."""
     from workbench.model import SpecError
     from workbench.runs.runner import run_term, summary_lines
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    part = None
+    if shard:
+        try:
+            i, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise click.BadParameter(f"{shard!r}: expected I/N, e.g. 0/4 / 应写作 I/N，例如 0/4",
+                                     param_hint="--shard") from None
+        part = (i, n)
     try:
         run = run_term(store_path, term, spec_ref, classes=wanted, jobs=jobs, force=force,
                        student_reports=student_reports, out_dir=out_dir, timeout=timeout, lang=lang,
-                       progress=sys.stderr.isatty(), echo=click.echo)
+                       progress=sys.stderr.isatty(), echo=click.echo, shard=part)
     except SpecError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

@@ -188,3 +188,38 @@ def test_class_notebook_runs_with_plain_papermill(term_run, tmp_path):
                               parameters={"class_id": "G8C2", "term": TERM, "store": str(term_run["store"])},
                               progress_bar=False)
     assert not any(o.get("output_type") == "error" for cell in out.cells for o in cell.get("outputs", []))
+
+
+def test_runners_on_disjoint_shards_share_one_manifest(term_run, tmp_path):
+    """Two runner processes started together, each `--shard i/2` of four classes, into one output folder: the
+    term is prepared once, every class runs exactly once, and the one manifest and index hold all four."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench.runs.runner import shard_classes
+    store = tmp_path / "store.duckdb"
+    shutil.copy(term_run["store"], store)
+    out = tmp_path / "out"
+    classes = ["G7C1", "G7C2", "G8C1", "G9C4"]
+    parts = [shard_classes(classes, (i, 2)) for i in range(2)]
+    assert sorted(parts[0] + parts[1]) == sorted(classes) and all(parts)
+    env = os.environ | {"PYTHONPATH": str(NOTEBOOKS.parent)}
+    procs = [subprocess.Popen([sys.executable, "-m", "workbench.cli", "run-term", "--term", TERM, "--store", str(store),
+                               "--out", str(out), "--classes", ",".join(classes), "--shard", f"{i}/2", "--jobs", "1",
+                               "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for i in range(2)]
+    logs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    assert sum("preparing profile and mastery" in log for log in logs) == 1        # one runner prepared the term
+    assert sum("prepared by another runner" in log for log in logs) == 1
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(m["classes"]) == sorted(classes) and {v["status"] for v in m["classes"].values()} == {"ok"}
+    for i, part in enumerate(parts):                                               # each class ran in its shard only
+        ran = {line.split()[0] for line in logs[i].splitlines() if line.startswith("G") and " ok " in line}
+        assert ran == set(part), logs[i]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f"classes/{c}.html" in index and (out / "classes" / f"{c}.html").exists() for c in classes)
+    bad = subprocess.run([sys.executable, "-m", "workbench.cli", "run-term", "--term", TERM, "--store", str(store),
+                          "--out", str(out), "--shard", "2/2"], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and "shard 2/2" in bad.stderr

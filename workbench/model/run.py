@@ -15,6 +15,7 @@ import pandas as pd
 from workbench.indicators import compute_indicators, write_indicator_values
 from workbench.indicators.engines import Engine
 from workbench.indicators.catalogue import load_catalogue
+from workbench.model.chunked import concat_results, fit_sampled, profile_in_chunks
 from workbench.model.estimator import ProfileModel, ProfileResult, as_spec
 from workbench.model.spec import ProfileSpec
 from workbench.store import Store
@@ -76,19 +77,22 @@ class ProfileRun:
 
 
 def run_profile(store: Store, term: str, spec: ProfileSpec | str | Path, *, out_dir: str | Path | None = None,
-                progress=None, engine: Engine | None = None) -> ProfileRun:
+                progress=None, engine: Engine | None = None, fit_sample: int | None = None,
+                chunk: int | None = None) -> ProfileRun:
     """Compute, fit, write ``profiles``/``profile_students``/``profile_runs``/``indicator_values``; optional summary.
 
     ``engine`` is where the indicators are computed (default: the store's DuckDB; see
-    :func:`workbench.indicators.engines.open_engine`); the model is fitted in pandas either way."""
+    :func:`workbench.indicators.engines.open_engine`); the model is fitted in pandas either way. For a district,
+    ``fit_sample`` fits on at most that many students per comparison group and ``chunk`` profiles that many
+    students at a time (:mod:`workbench.model.chunked`)."""
     spec = as_spec(spec)
     ids = spec.indicator_ids() + sorted(n for n in spec.tag_names() if n in load_catalogue() and n not in spec.indicator_ids())
     frame = compute_indicators(store.con, term, ids, weekly=True, progress=progress, engine=engine)
     if frame.values.empty:
         raise ValueError(f"term {term!r} has no students in this store / 该学期没有学生数据")
     X = frame.values.join(frame.scope)
-    model = ProfileModel(spec).fit(X)
-    result = model.profile(X)
+    model = fit_sampled(spec, X, fit_sample) if fit_sample else ProfileModel(spec).fit(X)
+    result = concat_results(list(profile_in_chunks(model, X, chunk))) if chunk else model.profile(X)
     missing = dict(model.excluded_)
     for i, why in frame.missing.items():
         missing.setdefault(i, f"{spec.source}: tags: {i}: {why}")

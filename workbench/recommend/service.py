@@ -28,9 +28,10 @@ def graph_and_catalogue(graph_ref: str = DEFAULT_GRAPH) -> tuple[KnowledgeGraph,
     return kg, load_catalogue(graph_ref, kg)
 
 
-def class_skill_frame(con: duckdb.DuckDBPyConnection, term: str, keys: list[str], kg: KnowledgeGraph) -> Skills:
+def class_skill_frame(con: duckdb.DuckDBPyConnection, term: str, keys: list[str], kg: KnowledgeGraph,
+                      strengths: pd.DataFrame | None = None) -> Skills:
     """Skills for partner matching: the graph's points and the subjects with exam evidence."""
-    return class_skills(con, term, keys, kg, subject_strengths(con, term, keys))
+    return class_skills(con, term, keys, kg, subject_strengths(con, term, keys) if strengths is None else strengths)
 
 
 def student_recommendations(con: duckdb.DuckDBPyConnection, term: str, key: str, *, lang: str = "zh",
@@ -55,11 +56,12 @@ _STATUS = {"zh": {"open": "未订正", "corrected": "已订正"}, "en": {"open":
 
 
 def class_partners(con: duckdb.DuckDBPyConnection, term: str, keys: list[str], names: dict[str, str], *,
-                   size: int = 2, lang: str = "zh", graph_ref: str = DEFAULT_GRAPH) -> dict[str, Any]:
+                   size: int = 2, lang: str = "zh", graph_ref: str = DEFAULT_GRAPH,
+                   strengths: pd.DataFrame | None = None) -> dict[str, Any]:
     """Partner groups for a class (last term's pairs avoided): ``plan``, ``table`` (group, members as ``names``
     gives them, who helps whom with what, complementarity) and ``message`` (with the random baseline)."""
     kg, _ = graph_and_catalogue(graph_ref)
-    skills = class_skill_frame(con, term, keys, kg)
+    skills = class_skill_frame(con, term, keys, kg, strengths)
     plan: PartnerPlan = match_partners(skills, size=size, avoid=previous_pairs(con, term, keys), lang=lang)
     rows = []
     for gi, (g, score) in enumerate(zip(plan.groups, plan.scores), 1):
@@ -83,11 +85,20 @@ def class_resources(con: duckdb.DuckDBPyConnection, term: str, keys: list[str], 
 
 
 def class_subjects(con: duckdb.DuckDBPyConnection, term: str, class_id: str, names: dict[str, str], *,
-                   scheme: str = "gaokao_3_1_2", lang: str = "zh") -> pd.DataFrame:
+                   scheme: str = "gaokao_3_1_2", lang: str = "zh", strengths: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each student's three leading combinations and whether the evidence tells them apart."""
-    df = class_subject_advice(con, term, class_id, scheme, lang=lang)
+    df = class_subject_advice(con, term, class_id, scheme, lang=lang, strengths=strengths)
     df.insert(0, "display", df["student_key"].map(lambda k: names.get(k, k)))
     apart = {"zh": ("可以区分", "前{n}个无法区分"), "en": ("distinguishable", "top {n} cannot be told apart")}[lang]
     df["together"] = [apart[0] if d else apart[1].format(n=n) if ok else (m or "")
                       for d, n, ok, m in zip(df["distinguishable"], df["n_indistinct"], df["ok"], df["message"])]
     return df[["display", "top1", "top2", "top3", "together"]].sort_values("display").reset_index(drop=True)
+
+
+def class_recommendations_view(con: duckdb.DuckDBPyConnection, term: str, class_id: str, keys: list[str],
+                               names: dict[str, str], *, lang: str = "zh") -> dict[str, Any]:
+    """Partners, first resources and leading subject combinations of a class, the subject strengths read once."""
+    st = subject_strengths(con, term, keys)
+    return {"partners": class_partners(con, term, keys, names, lang=lang, strengths=st),
+            "resources": class_resources(con, term, keys, names, lang=lang),
+            "subjects": class_subjects(con, term, class_id, names, lang=lang, strengths=st)}

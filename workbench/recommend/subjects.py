@@ -51,7 +51,9 @@ Z90 = 1.645
 _STRENGTHS_SQL = """
 WITH grade AS (
     SELECT e.student_key, max(c.grade) AS grade FROM enrolments e JOIN classes c USING (class_id)
-    WHERE e.term_id = $term GROUP BY 1),
+    WHERE e.term_id = $term GROUP BY 1
+    HAVING $keys IS NULL OR max(c.grade) IN (SELECT c2.grade FROM enrolments e2 JOIN classes c2 USING (class_id)
+                                             WHERE e2.term_id = $term AND list_contains($keys, e2.student_key))),
 ex AS (
     SELECT s.student_key, g.grade, a.subject, a.assessment_id, a.date,
            s.score / coalesce(s.max_score, a.max_score) AS pct
@@ -68,7 +70,9 @@ FROM z WHERE z IS NOT NULL GROUP BY ALL
 _INTEREST_SQL = """
 WITH grade AS (
     SELECT e.student_key, max(c.grade) AS grade FROM enrolments e JOIN classes c USING (class_id)
-    WHERE e.term_id = $term GROUP BY 1),
+    WHERE e.term_id = $term GROUP BY 1
+    HAVING $keys IS NULL OR max(c.grade) IN (SELECT c2.grade FROM enrolments e2 JOIN classes c2 USING (class_id)
+                                             WHERE e2.term_id = $term AND list_contains($keys, e2.student_key))),
 inv AS (
     SELECT v.student_key, g.grade, v.item AS subject, avg(v.value) AS answer, count(*) AS n,
            var_samp(v.value) AS within
@@ -84,10 +88,12 @@ def subject_strengths(con, term: str, students: Iterable[str] | None = None) -> 
     """One row per (student_key, subject) with an exam this term: grade, n_exams, strength, relative, trend,
     interest, and the standard errors se, trend_se and interest_se (z units; see the module docstring). z-scores are taken within the whole grade,
     whatever ``students`` keeps."""
-    df = con.execute(_STRENGTHS_SQL, {"term": term}).df()
-    df = df.merge(con.execute(_INTEREST_SQL, {"term": term}).df(), on=["student_key", "subject"], how="left")
-    if students is not None:
-        df = df[df["student_key"].isin(list(students))]
+    keys = None if students is None else list(students)
+    params = {"term": term, "keys": keys}
+    df = con.execute(_STRENGTHS_SQL, params).df()
+    df = df.merge(con.execute(_INTEREST_SQL, params).df(), on=["student_key", "subject"], how="left")
+    if keys is not None:             # z-scores above are within the students' whole grades; keep the students
+        df = df[df["student_key"].isin(keys)]
     df["relative"] = df["strength"] - df.groupby("student_key")["strength"].transform("mean")
     sd = df["sd"].fillna(0).clip(lower=SD_FLOOR)
     df["se"] = np.where(df["n_exams"] >= 2, sd / np.sqrt(df["n_exams"]), NO_EVIDENCE_SE)
@@ -255,13 +261,15 @@ def subject_advice(con, term: str, student_key: str, scheme: str | SubjectScheme
 
 
 def class_subject_advice(con, term: str, class_id: str, scheme: str | SubjectScheme = "gaokao_3_1_2",
-                         lang: str = "zh", weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+                         lang: str = "zh", weights: Mapping[str, float] | None = None,
+                         strengths: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per student of the class: ok, n_exams, top1–top3 (combination labels), n_indistinct (how many
-    combinations cannot be told apart from the best), distinguishable and message (for the class dashboard)."""
+    combinations cannot be told apart from the best), distinguishable and message (for the class dashboard).
+    ``strengths``: the class's :func:`subject_strengths` when the caller has them already."""
     sch, w = load_scheme(scheme), {**DEFAULT_WEIGHTS, **(weights or {})}
     keys = [k for (k,) in con.execute("SELECT DISTINCT student_key FROM enrolments WHERE class_id = $c AND term_id = $t "
                                       "ORDER BY 1", {"c": class_id, "t": term}).fetchall()]
-    st = subject_strengths(con, term, keys)
+    st = subject_strengths(con, term, keys) if strengths is None else strengths
     rows = []
     for key, g in ((k, st[st["student_key"] == k]) for k in keys):
         a = _advise(g, sch, w, lang)

@@ -24,7 +24,7 @@ from IPython.display import HTML, Markdown, display
 from workbench.knowledge.graph import KnowledgeGraph
 from workbench.model.spec import ProfileSpec
 from workbench.reports import charts
-from workbench.recommend.service import class_partners, class_resources, class_subjects, student_recommendations
+from workbench.recommend.service import class_recommendations_view, student_recommendations
 from workbench.reports.common import OVERALL, as_spec, display_code, fmt_score, numeric
 from workbench.reports.data import class_alerts, class_cards, class_growth, class_overview, class_teaching_map
 from workbench.reports.student import DEFAULT_GRAPH, as_graph, student_report
@@ -111,9 +111,7 @@ class ClassReport:
             keys = [k for (k,) in con.execute("SELECT DISTINCT student_key FROM enrolments WHERE term_id = $t AND "
                                               "class_id = $c ORDER BY 1", {"t": term, "c": class_id}).fetchall()]
             codes = {k: display_code(k) for k in keys}
-            report.recommend = {"partners": class_partners(con, term, keys, codes, lang=lang),
-                                "resources": class_resources(con, term, keys, codes, lang=lang),
-                                "subjects": class_subjects(con, term, class_id, codes, lang=lang)}
+            report.recommend = class_recommendations_view(con, term, class_id, keys, codes, lang=lang)
         out = _out_dir(output_dir)
         if out is not None:
             path = out / f"class_report_{term}_{class_id}.csv"

@@ -22,7 +22,7 @@ import pandas as pd
 from workbench.model.spec import ProfileSpec
 from workbench.privacy import ScopeError, Viewer, mask_name
 from workbench.privacy.audit import AuditLog
-from workbench.recommend.service import class_partners, class_resources, class_subjects, student_recommendations
+from workbench.recommend.service import class_recommendations_view, student_recommendations
 from workbench.reports.common import MIN_CELL, OVERALL, as_spec, class_info, display_code, student_scores
 from workbench.reports.data import class_alerts, class_overview, class_teaching_map
 from workbench.reports.redact import psychology_dimensions
@@ -122,9 +122,7 @@ class ScopedViews:
         members = self._class_keys(class_id)
         extra = [k for k in members if k not in shown]          # enrolled but without a profile row
         names = shown | (self.names(extra, what=f"class {class_id}") if extra else {})
-        view["partners"] = class_partners(self.con, self.term, members, names, lang=self.lang)
-        view["resources"] = class_resources(self.con, self.term, members, names, lang=self.lang)
-        view["subjects"] = class_subjects(self.con, self.term, class_id, names, lang=self.lang)
+        view |= class_recommendations_view(self.con, self.term, class_id, members, names, lang=self.lang)
         return view
 
     def student_profile(self, ref: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,9 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import html
 import json
@@ -28,6 +30,7 @@ import multiprocessing
 import os
 import shutil
 import time
+import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -200,10 +203,44 @@ def export_html(nb, path: Path, title: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- the run
+def shard_classes(classes: list[str], shard: tuple[int, int] | None) -> list[str]:
+    """The classes runner ``i`` of ``n`` takes: a stable hash of the class id modulo ``n`` (the same split on
+    every machine, whatever order the classes come in).
+
+    >>> all_ = [f"G{g}C{c}" for g in (7, 8, 9) for c in (1, 2, 3, 4)]
+    >>> parts = [shard_classes(all_, (i, 3)) for i in range(3)]
+    >>> sorted(sum(parts, [])) == sorted(all_) and all(parts)
+    True
+    """
+    if shard is None:
+        return classes
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: the index must be in 0..{n - 1} / 分片编号应在 0 到 {n - 1} 之间")
+    return [c for c in classes if zlib.crc32(c.encode("utf-8")) % n == i]
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock (``flock``) on ``path`` for runners sharing one output folder."""
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, classes: list[str] | None = None,
              jobs: int = 2, force: bool = False, student_reports: bool = False, out_dir: str | Path | None = None,
-             timeout: float = DEFAULT_TIMEOUT, lang: str = "zh", progress: bool = False, echo=None) -> TermRun:
-    """Run the term's reports; see the module doc. ``echo`` gets one line per step (default: silent)."""
+             timeout: float = DEFAULT_TIMEOUT, lang: str = "zh", progress: bool = False, echo=None,
+             shard: tuple[int, int] | None = None) -> TermRun:
+    """Run the term's reports; see the module doc. ``echo`` gets one line per step (default: silent).
+
+    ``shard=(i, n)``: this runner takes the classes :func:`shard_classes` gives it; ``n`` runners (processes or
+    machines sharing the output folder and the store file) together cover the term. The first one to get the
+    store lock prepares the term and leaves a marker; the others find it and only run their classes; each
+    merges its classes into the one ``manifest.json`` under a lock."""
     say = echo or (lambda s: None)
     t0 = time.perf_counter()
     spec = as_spec(spec)
@@ -213,15 +250,15 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
     manifest_path = out / "manifest.json"
     old = _load_manifest(manifest_path)
 
-    with open_store(store_file, read_only=True) as store:
+    with _locked(out / ".store.lock"), open_store(store_file, read_only=True) as store:
         fingerprint = data_fingerprint(store.con)
         known = {c["class_id"]: c for c in term_classes(store.con, term)}
     notebooks = {CLASS_NB: file_hash(NOTEBOOKS / CLASS_NB), STUDENT_NB: file_hash(NOTEBOOKS / STUDENT_NB),
                  "sources": _sha(*[file_hash(f) for f in _source_files()])}
     versions = package_versions()
     inputs = _sha(fingerprint, spec.hash, notebooks, versions, lang, student_reports, MANIFEST_VERSION)
-    wanted = list(dict.fromkeys(classes)) if classes else list(known)
-    if not wanted:
+    wanted = shard_classes(list(dict.fromkeys(classes)) if classes else list(known), shard)
+    if not wanted and shard is None:
         raise ValueError(f"term {term!r} has no classes with students in {store_file} / 该学期没有班级")
 
     results = {c: _class_result(c, known) for c in wanted}
@@ -236,15 +273,23 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
                        t0, jobs, lang, student_reports, timeout, known)
 
     data_changed = old is None or old.get("data_fingerprint") != fingerprint or old.get("packages") != versions
-    say(f"{term}: preparing profile and mastery once for the term"
-        + (" (data changed: recomputing)" if data_changed else "") + " / 准备学期数据")
+    marker = out / ".prepared.json"
+    this_data = {"data_fingerprint": fingerprint, "spec_hash": spec.hash, "packages": versions}
     tp = time.perf_counter()
-    prepared = prepare_term(store_file, term, spec, force=force or data_changed)
+    with _locked(out / ".store.lock"):
+        if shard is not None and not force and _read_json(marker) == this_data:
+            say(f"{term}: prepared by another runner / 学期数据已由其他运行进程准备")
+            computed: list[str] = []
+        else:
+            say(f"{term}: preparing profile and mastery once for the term"
+                + (" (data changed: recomputing)" if data_changed else "") + " / 准备学期数据")
+            computed = prepare_term(store_file, term, spec, force=force or data_changed).computed
+            marker.write_text(json.dumps(this_data), encoding="utf-8")
+        with open_store(store_file, read_only=True) as store:
+            prev = previous_term(store.con, term)
+            grade_fp = grade_fingerprints(store.con, term, spec, prev)
+            rosters = class_rosters(store.con, term)
     prepare_seconds = time.perf_counter() - tp
-    with open_store(store_file, read_only=True) as store:
-        grade_fp = grade_fingerprints(store.con, term, spec, prepared.previous_term)
-        rosters = class_rosters(store.con, term)
-        prev = previous_term(store.con, term)
 
     spec_arg = _spec_argument(spec, out)
     tasks: list[dict] = []
@@ -301,7 +346,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
         if r.student_reports:
             r.student_reports["codes"].sort()
     run = _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results,
-                  prepared.computed, t0, jobs, lang, student_reports, timeout, known)
+                  computed, t0, jobs, lang, student_reports, timeout, known)
     run.prepare_seconds = prepare_seconds
     return run
 
@@ -388,8 +433,26 @@ def _load_manifest(path: Path) -> dict | None:
         return None
 
 
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results, prepared, t0, jobs,
             lang, student_reports, timeout, known=()) -> TermRun:
+    """Write ``manifest.json`` and the index. Under the manifest lock the file is read again, so runners that
+    finished meanwhile keep their classes: one manifest for every runner of the term."""
+    with _locked(out / ".manifest.lock"):
+        current = _load_manifest(out / "manifest.json")
+        return _write_manifest(out, term, spec, store_file, fingerprint, inputs, notebooks, versions,
+                               current if current is not None else old, results, prepared, t0, jobs, lang,
+                               student_reports, timeout, known)
+
+
+def _write_manifest(out, term, spec, store_file, fingerprint, inputs, notebooks, versions, old, results, prepared, t0,
+                    jobs, lang, student_reports, timeout, known) -> TermRun:
     seconds = time.perf_counter() - t0
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     doc = {
@@ -397,7 +460,10 @@ def _finish(out, term, spec, store_file, fingerprint, inputs, notebooks, version
         "spec": {"id": spec.id, "version": spec.version, "hash": spec.hash, "source": str(spec.source or spec.id)},
         "store": str(store_file), "data_fingerprint": fingerprint, "inputs": inputs, "notebooks": notebooks,
         "packages": versions, "lang": lang, "student_reports": student_reports, "jobs": jobs, "timeout_s": timeout,
-        "prepared": prepared, "finished_at": now, "seconds": round(seconds, 3),
+        # what any runner of these inputs prepared (several runners share one manifest)
+        "prepared": list(dict.fromkeys([*((old or {}).get("prepared") or [] if (old or {}).get("inputs") == inputs
+                                           else []), *prepared])),
+        "finished_at": now, "seconds": round(seconds, 3),
         # earlier entries of classes not run now are kept while the class still exists in the term
         "classes": {c: v for c, v in ((old or {}).get("classes") or {}).items() if c in results or c in known},
     }

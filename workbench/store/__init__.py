@@ -3,7 +3,7 @@
 >>> import tempfile, os
 >>> with open_store(os.path.join(tempfile.mkdtemp(), "s.duckdb")) as store:
 ...     store.schema_version()
-3
+4
 """
 from __future__ import annotations
 
