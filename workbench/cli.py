@@ -415,8 +415,10 @@ def mastery(term, graph_ref, store_path, as_json, lang) -> None:
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder (default: runs/<term>/ beside the store).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per notebook.")
+@engine_options
 @LANG_OPT
-def run_term_cmd(term, spec_ref, classes, shard, jobs, force, student_reports, store_path, out_dir, timeout, lang) -> None:
+def run_term_cmd(term, spec_ref, classes, shard, jobs, force, student_reports, store_path, out_dir, timeout, lang,
+                 engine) -> None:
     """The term run: prepare the term once, execute the class (and student) report notebooks with Papermill in
     parallel, export HTML without code, write the index and the manifest. Exit 1 if any class failed."""
     from workbench.model import SpecError
@@ -433,7 +435,7 @@ def run_term_cmd(term, spec_ref, classes, shard, jobs, force, student_reports, s
     try:
         run = run_term(store_path, term, spec_ref, classes=wanted, jobs=jobs, force=force,
                        student_reports=student_reports, out_dir=out_dir, timeout=timeout, lang=lang,
-                       progress=sys.stderr.isatty(), echo=click.echo, shard=part)
+                       progress=sys.stderr.isatty(), echo=click.echo, shard=part, engine=engine)
     except SpecError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

@@ -6,6 +6,7 @@ import datetime as dt
 import click
 
 from workbench.cliopts import LANG_OPT, STORE_OPT
+from workbench.indicators.cli import engine_options
 from workbench.model.spec import SpecError
 from workbench.store import StoreVersionError, default_store_path, open_store
 
@@ -20,8 +21,9 @@ def alerts() -> None:
 @click.option("--rules", "rules_ref", default="default", show_default=True, help="Rule-set file or shipped name.")
 @click.option("--as-of", "as_of", default=None, help="Use only data up to this day (YYYY-MM-DD), as if run that day.")
 @STORE_OPT
+@engine_options
 @LANG_OPT
-def alerts_run(term, rules_ref, as_of, store_path, lang) -> None:
+def alerts_run(term, rules_ref, as_of, store_path, lang, engine) -> None:
     """Evaluate the rule set and store the new alerts (nothing is raised twice inside a rule's cool-down)."""
     from workbench.alerts import load_rule_set, run_alerts
     from workbench.alerts.journal import import_journal
@@ -30,7 +32,12 @@ def alerts_run(term, rules_ref, as_of, store_path, lang) -> None:
         day = dt.date.fromisoformat(as_of) if as_of else None
         with open_store(default_store_path(store_path)) as store:
             imported = import_journal(store.con, _journal(store_path))
-            run = run_alerts(store.con, term, rs, as_of=day)
+            eng = engine.open(store.con) if engine.name != "duckdb" else None
+            try:
+                run = run_alerts(store.con, term, rs, as_of=day, engine=eng)
+            finally:
+                if eng is not None:
+                    eng.stop()
     except (SpecError, StoreVersionError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if imported:

@@ -89,8 +89,9 @@ def _cool(hits: pd.DataFrame, seen: dict[str, list[pd.Timestamp]], days: float) 
 
 
 def run_alerts(con: duckdb.DuckDBPyConnection, term: str, rule_set: RuleSet | None = None, *,
-               as_of: date | None = None, write: bool = True) -> AlertRun:
-    """Evaluate every enabled rule over ``term`` (data up to ``as_of``) and store the new alerts."""
+               as_of: date | None = None, write: bool = True, engine=None) -> AlertRun:
+    """Evaluate every enabled rule over ``term`` (data up to ``as_of``) and store the new alerts. Rules over a
+    weekly indicator of the catalogue compute it on ``engine`` (default the store's DuckDB)."""
     rs = rule_set or load_rule_set("default")
     classes = dict(con.execute("SELECT student_key, min(class_id) FROM enrolments WHERE term_id = $t GROUP BY ALL",
                                {"t": term}).fetchall())
@@ -114,7 +115,7 @@ def run_alerts(con: duckdb.DuckDBPyConnection, term: str, rule_set: RuleSet | No
         else:
             sig = rule["signal"]
             if sig not in series:
-                series[sig] = load_signal(con, term, sig, as_of)
+                series[sig] = load_signal(con, term, sig, as_of, engine=engine)
             if series[sig].empty:
                 run.skipped[rule["id"]] = f"signal {sig} ({signal_label(sig, 'en')}) has no data in {term}"
                 continue

@@ -130,13 +130,16 @@ def is_emotion(signal: str) -> bool:
     return ind is not None and getattr(ind, "dimension", "") == "emotion"
 
 
-def load_signal(con: duckdb.DuckDBPyConnection, term: str, signal: str, as_of: date | None = None) -> pd.DataFrame:
-    """The series ``student_key, day, value, label`` of ``signal`` in ``term``, sorted, only up to ``as_of``."""
+def load_signal(con: duckdb.DuckDBPyConnection, term: str, signal: str, as_of: date | None = None,
+                engine=None) -> pd.DataFrame:
+    """The series ``student_key, day, value, label`` of ``signal`` in ``term``, sorted, only up to ``as_of``.
+    A weekly indicator of the catalogue is computed on ``engine`` (default the store's DuckDB; Spark for a
+    district, see :mod:`workbench.indicators.engines`)."""
     if signal in SIGNALS:
         df = con.execute(SIGNALS[signal].sql, {"term": term}).df()
     else:
         from workbench.indicators.compute import compute_indicators
-        frame = compute_indicators(con, term, [signal], weekly=True)
+        frame = compute_indicators(con, term, [signal], weekly=True, engine=engine)
         w = frame.weekly
         start = con.execute("SELECT start_date FROM terms WHERE term_id = $t", {"t": term}).fetchone()
         if w is None or start is None:

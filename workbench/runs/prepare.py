@@ -78,10 +78,12 @@ def is_prepared(store_path: str | Path | None, term: str, spec: ProfileSpec | st
 
 
 def prepare_term(store_path: str | Path | None, term: str, spec: ProfileSpec | str | Path = DEFAULT_SPEC, *,
-                 force: bool = False, progress=None) -> Prepared:
+                 force: bool = False, progress=None, engine=None) -> Prepared:
     """Compute what is missing (everything when ``force``) for ``term`` and ``spec``; see the module doc.
 
-    Raises ``ValueError`` when the term has no students."""
+    ``engine``: an :class:`~workbench.indicators.cli.EngineChoice` (``--engine``) for the profiles' indicators;
+    started over the store when a profile is computed, stopped at the end. Raises ``ValueError`` when the term
+    has no students."""
     from workbench.knowledge.mastery import compute_mastery, write_mastery
     from workbench.model.run import run_profile
     spec = as_spec(spec)
@@ -93,9 +95,17 @@ def prepare_term(store_path: str | Path | None, term: str, spec: ProfileSpec | s
             raise ValueError(f"term {term!r} has no students in {store.path} / 该学期没有学生数据")
         prev = previous_term(con, term)
         done = []
+        started: list = []
+
+        def eng():
+            if engine is None or engine.name == "duckdb":
+                return None
+            if not started:
+                started.append(engine.open(con))
+            return started[0]
         report("profile", 0, 3)
         if force or not has_profile(con, term, spec):
-            run_profile(store, term, spec)
+            run_profile(store, term, spec, engine=eng())
             done.append(f"profile {term}")
         report("mastery", 1, 3)
         if has_responses(con, term) and (force or not has_mastery(con, term)):
@@ -106,10 +116,12 @@ def prepare_term(store_path: str | Path | None, term: str, spec: ProfileSpec | s
         report("previous term", 2, 3)
         if prev is not None and (force or not has_profile(con, prev, spec)):
             try:
-                run_profile(store, prev, spec)
+                run_profile(store, prev, spec, engine=eng())
                 done.append(f"profile {prev}")
             except ValueError:
                 prev = None
+        for e in started:
+            e.stop()
         report("done", 3, 3)
         return Prepared(term, spec, prev, classes, done, has_mastery(con, term))
 

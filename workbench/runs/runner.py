@@ -234,13 +234,14 @@ def _locked(path: Path):
 def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, classes: list[str] | None = None,
              jobs: int = 2, force: bool = False, student_reports: bool = False, out_dir: str | Path | None = None,
              timeout: float = DEFAULT_TIMEOUT, lang: str = "zh", progress: bool = False, echo=None,
-             shard: tuple[int, int] | None = None) -> TermRun:
+             shard: tuple[int, int] | None = None, engine=None) -> TermRun:
     """Run the term's reports; see the module doc. ``echo`` gets one line per step (default: silent).
 
     ``shard=(i, n)``: this runner takes the classes :func:`shard_classes` gives it; ``n`` runners (processes or
     machines sharing the output folder and the store file) together cover the term. The first one to get the
     store lock prepares the term and leaves a marker; the others find it and only run their classes; each
-    merges its classes into the one ``manifest.json`` under a lock."""
+    merges its classes into the one ``manifest.json`` under a lock. ``engine`` (``--engine``): where the profiles'
+    indicators are computed when the term is prepared."""
     say = echo or (lambda s: None)
     t0 = time.perf_counter()
     spec = as_spec(spec)
@@ -283,7 +284,7 @@ def run_term(store_path: str | Path | None, term: str, spec=DEFAULT_SPEC, *, cla
         else:
             say(f"{term}: preparing profile and mastery once for the term"
                 + (" (data changed: recomputing)" if data_changed else "") + " / 准备学期数据")
-            computed = prepare_term(store_file, term, spec, force=force or data_changed).computed
+            computed = prepare_term(store_file, term, spec, force=force or data_changed, engine=engine).computed
             marker.write_text(json.dumps(this_data), encoding="utf-8")
         with open_store(store_file, read_only=True) as store:
             prev = previous_term(store.con, term)
