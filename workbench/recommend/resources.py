@@ -96,9 +96,6 @@ class Catalogue:
     def rejected_rows(self) -> int:
         return len({i.row for i in self.rejected if i.row})
 
-    def for_point(self, kp: str) -> pd.DataFrame:
-        return self.resources[self.resources["knowledge_points"].map(lambda ks: kp in ks)]
-
     def by_point(self) -> dict[str, list[dict]]:
         """Knowledge point → its resources as dicts (built once)."""
         if self._index is None:
