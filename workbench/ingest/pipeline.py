@@ -77,11 +77,19 @@ class FileReport:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    return sha256_and_lines(path, count_lines=False)[0]
+
+
+def sha256_and_lines(path: Path, count_lines: bool = True) -> tuple[str, int | None]:
+    """The file's SHA-256 and, from the same read, its physical line count (as :func:`physical_lines`)."""
+    h, n, last = hashlib.sha256(), 0, b""
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 24):
             h.update(chunk)
-    return h.hexdigest()
+            if count_lines:
+                n += chunk.count(b"\n")
+                last = chunk[-1:]
+    return h.hexdigest(), (n + (1 if last not in (b"\n", b"") else 0)) if count_lines else None
 
 
 class _Ingest:
@@ -131,17 +139,19 @@ class _Ingest:
             if prev:
                 return self._unchanged(prev)
         fusable = self._fusable()
-        if not seen_size or fusable:  # hash (new content) and count lines in threads while DuckDB reads
-            hasher = ThreadPoolExecutor(2)  # (hashlib and file reads release the GIL)
-            sha_future = hasher.submit(file_sha256, self.path) if not seen_size else None
-            self.lines = hasher.submit(physical_lines, self.path) if fusable else None
+        sha_future = None
+        if not seen_size or fusable:  # hash (new content) and count lines in a thread while DuckDB reads:
+            hasher = ThreadPoolExecutor(1)  # one read of the file for both (hashlib and reads release the GIL)
+            both = hasher.submit(sha256_and_lines, self.path, fusable)
+            sha_future = both if not seen_size else None
+            self.lines = hasher.submit(lambda: both.result()[1]) if fusable else None
         self.raw = f"wb_raw_{uuid.uuid4().hex[:8]}"
         try:
             self.step("read + check" if fusable else "read", 0)
             # read outside the transaction: a temp table's rowid is then the record's position in the file
             self._prepare()
-            if hasher and sha_future:
-                sha = sha_future.result()
+            if sha_future:
+                sha = sha_future.result()[0]
             con.execute("BEGIN TRANSACTION")
             try:
                 check_key(con, self.key)
