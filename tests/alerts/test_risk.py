@@ -182,3 +182,20 @@ def test_xapi_accuracy_well_above_the_majority_class(xapi):
     assert len(X) == len(source) == 480 and pd.Series(y).value_counts().max() / len(y) == pytest.approx(0.44, abs=0.001)
     acc = cross_val_score(RiskModel(peer_column=None, **SMALL), X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0))
     assert acc.mean() >= 0.65, acc                           # majority class 0.44; benchmark: 0.77 (boosting)
+
+
+def test_scoring_in_chunks_equals_scoring_the_whole_frame(week8):
+    """A district scores one chunk of students at a time (docs/scale.md): the same numbers and words."""
+    from workbench.alerts.risk_explain import score_in_chunks
+    X = week8.test.X
+    parts = list(score_in_chunks(week8.model, X, chunk=1000))
+    assert len(parts) == -(-len(X) // 1000) > 1
+    got = pd.concat(parts)
+    assert got.index.equals(X.index)
+    np.testing.assert_array_equal(got["risk"].to_numpy(), week8.model.risk(X).to_numpy())
+    some = X.iloc[:90]
+    whole = explain(week8.model, some)
+    chunked = pd.concat(score_in_chunks(week8.model, some, chunk=25, explained=True))
+    pd.testing.assert_frame_equal(chunked, whole)
+    with pytest.raises(ValueError, match="chunk"):
+        next(score_in_chunks(week8.model, X, chunk=0))

@@ -147,3 +147,19 @@ def explain(model: RiskModel, X: pd.DataFrame, k: int = TOP_FACTORS) -> pd.DataF
         en_all.append("; ".join(en) or NOTHING[1])
     return pd.DataFrame({"risk": model.risk(X).to_numpy() if len(X) else [], "factors": factors,
                          "explanation_zh": zh_all, "explanation_en": en_all}, index=X.index)
+
+
+def score_in_chunks(model: RiskModel, X: pd.DataFrame, chunk: int = 100_000, *, explained: bool = False):
+    """Risk of ``chunk`` students at a time, in order (a district's term: one class list after another).
+
+    Scoring and explaining are row by row against the fitted model (its peers' medians and quantiles were
+    fixed at fit time), so the chunks together equal the whole frame's result while memory holds one chunk:
+    the explanations' contribution matrix is (rows × features) and each of its columns is one more
+    prediction of the chunk. Yields DataFrames indexed like ``X``: ``risk``, and with ``explained`` the
+    columns of :func:`explain`.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    for start in range(0, len(X), chunk):
+        part = X.iloc[start:start + chunk]
+        yield explain(model, part) if explained else model.risk(part).to_frame()

@@ -13,6 +13,8 @@ number. Results go to the ``mastery`` table, replacing the term's earlier rows.
 """
 from __future__ import annotations
 
+import zlib
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -26,10 +28,11 @@ STATUS = {"mastered": ("已掌握", "mastered"), "developing": ("正在掌握", 
           "insufficient_evidence": ("证据不足", "insufficient evidence")}
 
 
-def term_responses(con: duckdb.DuckDBPyConnection, term: str) -> pd.DataFrame:
+def term_responses(con: duckdb.DuckDBPyConnection, term: str, students: str = "TRUE") -> pd.DataFrame:
     """One row per (response, knowledge point) in the term's dates: student, kp, order, correct, grade,
-    and ``response`` (one number per answer) with ``n_kp`` (the answer's number of points)."""
-    return con.execute("""
+    and ``response`` (one number per answer) with ``n_kp`` (the answer's number of points).
+    ``students``: an SQL condition on ``r.student_key`` (a chunk of the students; default all)."""
+    return con.execute(f"""
         WITH t AS (SELECT start_date, end_date FROM terms WHERE term_id = $term),
         g AS (SELECT e.student_key, min(c.grade) AS grade FROM enrolments e LEFT JOIN classes c USING (class_id)
               WHERE e.term_id = $term GROUP BY 1)
@@ -42,7 +45,7 @@ def term_responses(con: duckdb.DuckDBPyConnection, term: str) -> pd.DataFrame:
         CROSS JOIN t
         LEFT JOIN g ON g.student_key = r.student_key,
         LATERAL (SELECT unnest(coalesce(i.knowledge_points, [r.skill])) AS kp) k
-        WHERE r.correct IS NOT NULL AND k.kp IS NOT NULL
+        WHERE r.correct IS NOT NULL AND k.kp IS NOT NULL AND ({students})
           AND (r.ts IS NULL OR t.start_date IS NULL OR CAST(r.ts AS DATE) BETWEEN t.start_date AND t.end_date)
         """, {"term": term}).df()
 
@@ -71,9 +74,10 @@ def compute_mastery(con: duckdb.DuckDBPyConnection, term: str, *, min_attempts: 
     return out[cols].sort_values(["student_key", "kp_id"], ignore_index=True)
 
 
-def assign_blame(r: pd.DataFrame, forgets: bool = False) -> pd.DataFrame:
+def assign_blame(r: pd.DataFrame, forgets: bool = False, first: BKT | None = None) -> pd.DataFrame:
     """Rows of ``r`` that are evidence: every single-point row and every right multi-point row; of a
-    wrong multi-point answer only the row of the point with the lowest first-pass mastery."""
+    wrong multi-point answer only the row of the point with the lowest first-pass mastery (``first``: a
+    first-pass model fitted already, e.g. on a sample; else fitted on ``r``'s single-point rows)."""
     multi = r["n_kp"] > 1
     wrong = multi & (r["correct"] == 0)
     if not wrong.any():
@@ -81,14 +85,92 @@ def assign_blame(r: pd.DataFrame, forgets: bool = False) -> pd.DataFrame:
     single = r[~multi]
     if single.empty:
         return r
-    first = BKT(forgets=forgets).fit(single)
+    first = first or BKT(forgets=forgets).fit(single)
     m = first.mastery(single).set_index(["student", "kp"])["p_mastery"]
     w = r[wrong]
     prior = first.params_["p_init"]
     p = pd.Series(m.reindex(pd.MultiIndex.from_arrays([w["student"], w["kp"]])).to_numpy(), index=w.index)
     p = p.fillna(w["kp"].map(prior)).fillna(0.5)
-    blamed = p.groupby(w["response"]).idxmin()
-    return r[~wrong | r.index.isin(blamed.to_numpy())]
+    # the lowest per answer; a tie (e.g. two points with no first-pass evidence) goes to the first kp id, so
+    # the blame does not depend on the order the rows came in
+    ranked = pd.DataFrame({"response": w["response"], "p": p, "kp": w["kp"]}).sort_values(["response", "p", "kp"])
+    blamed = ranked.groupby("response").head(1).index
+    return r[~wrong | r.index.isin(blamed)]
+
+
+def _scopes(con: duckdb.DuckDBPyConnection, term: str) -> dict:
+    """grade → scope name, by the number of students of each grade with responses (as compute_mastery)."""
+    sizes = dict(con.execute("""
+        WITH t AS (SELECT start_date, end_date FROM terms WHERE term_id = $term)
+        SELECT g.grade, count(DISTINCT r.student_key) FROM responses r CROSS JOIN t JOIN (
+            SELECT e.student_key, min(c.grade) AS grade FROM enrolments e LEFT JOIN classes c USING (class_id)
+            WHERE e.term_id = $term GROUP BY 1) g USING (student_key)
+        WHERE r.correct IS NOT NULL
+          AND (r.ts IS NULL OR t.start_date IS NULL OR CAST(r.ts AS DATE) BETWEEN t.start_date AND t.end_date)
+        GROUP BY 1""", {"term": term}).fetchall())
+    return {g: (f"grade {int(g)}" if g is not None and n >= MIN_SCOPE else "school") for g, n in sizes.items()}
+
+
+def _scope_of(r: pd.DataFrame, scopes: dict) -> pd.Series:
+    return r["grade"].map(lambda g: scopes.get(g if pd.notna(g) else None, "school")).fillna("school")
+
+
+def mastery_in_chunks(con: duckdb.DuckDBPyConnection, term: str, *, chunks: int = 8, fit_per_scope: int | None = 2_000,
+                      min_attempts: int = MIN_ATTEMPTS, forgets: bool = False, seed: int = 0):
+    """:func:`compute_mastery` for a district: yields the mastery of one chunk of students at a time.
+
+    BKT's parameters (and the first pass that assigns the blame of wrong multi-point answers) are fitted per
+    scope on at most ``fit_per_scope`` students of each scope (drawn by a seeded hash of the student key;
+    ``None``: all), reading only their responses; then the students are split into ``chunks`` by a hash of
+    their key and each chunk's responses are read, filtered through the fitted models and yielded. Memory is
+    one chunk's responses plus the sample's. With ``fit_per_scope=None`` the chunks together equal
+    :func:`compute_mastery` (the filter is per student); see docs/scale.md for the sizes.
+    """
+    if chunks < 1:
+        raise ValueError(f"chunks must be at least 1, got {chunks}")
+    scopes = _scopes(con, term)
+    cols = ["student_key", "kp_id", "p_mastery", "attempts", "status", "scope"]
+    picked = "TRUE"
+    if fit_per_scope is not None:  # a seeded random sample of each scope's students
+        rows = con.execute("""SELECT DISTINCT r.student_key, min(c.grade) AS grade FROM responses r
+            JOIN enrolments e ON e.student_key = r.student_key AND e.term_id = $term LEFT JOIN classes c USING (class_id)
+            GROUP BY 1""", {"term": term}).df()
+        rows["scope"] = rows["grade"].map(lambda g: scopes.get(g if pd.notna(g) else None, "school"))
+        rows["h"] = [zlib.crc32(f"{seed}:{k}".encode()) for k in rows["student_key"]]  # stable across processes
+        keep = rows.sort_values("h").groupby("scope").head(fit_per_scope)["student_key"].tolist()
+        con.register("wb_mastery_fit", pd.DataFrame({"k": keep}))
+        picked = "r.student_key IN (SELECT k FROM wb_mastery_fit)"
+    try:
+        sample = term_responses(con, term, picked)
+    finally:
+        if fit_per_scope is not None:
+            con.unregister("wb_mastery_fit")
+    if sample.empty:
+        return
+    sample["scope"] = _scope_of(sample, scopes)
+    models = {}
+    for scope, part in sample.groupby("scope"):
+        single = part[part["n_kp"] == 1]
+        first = BKT(forgets=forgets).fit(single) if len(single) else None
+        models[scope] = (first, BKT(forgets=forgets).fit(assign_blame(part, forgets, first)))
+    del sample
+    for i in range(chunks):
+        r = term_responses(con, term, f"hash(r.student_key) % {chunks} = {i}")
+        if r.empty:
+            continue
+        r["scope"] = _scope_of(r, scopes)
+        parts = []
+        for scope, part in r.groupby("scope"):
+            first, model = models.get(scope) or next(iter(models.values()))
+            m = model.mastery(assign_blame(part, forgets, first)).rename(columns={"student": "student_key", "kp": "kp_id"})
+            m["scope"] = scope
+            parts.append(m)
+        out = pd.concat(parts, ignore_index=True)
+        enough = out["attempts"] >= min_attempts
+        out.loc[~enough, "p_mastery"] = np.nan
+        out["status"] = np.select([~enough, out["p_mastery"] >= MASTERED, out["p_mastery"] >= WEAK],
+                                  ["insufficient_evidence", "mastered", "developing"], "weak")
+        yield out[cols].sort_values(["student_key", "kp_id"], ignore_index=True)
 
 
 def write_mastery(con: duckdb.DuckDBPyConnection, term: str, mastery: pd.DataFrame) -> int:
