@@ -362,13 +362,20 @@ def kg_import_junyi(csv_path, out, drops) -> None:
               help="Knowledge graph (file or shipped name) for the diagnosis summary.")
 @STORE_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--chunks", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Filter the students in N chunks (a district: one chunk's answers in memory at a time).")
+@click.option("--fit-sample", type=click.IntRange(min=1), default=None,
+              help="Fit BKT on at most this many students per grade (seeded), then filter everyone.")
 @LANG_OPT
-def mastery(term, graph_ref, store_path, as_json, lang) -> None:
+def mastery(term, graph_ref, store_path, as_json, chunks, fit_sample, lang) -> None:
     """Knowledge-point mastery for a term (BKT per grade), written to the store, with a school summary:
     status counts, the points most students lack per grade and the commonest root gaps (groups of
-    fewer than 10 students are not shown)."""
+    fewer than 10 students are not shown). With --chunks or --fit-sample: fitted on a sample of each
+    grade and filtered a chunk of students at a time (docs/scale.md)."""
+    import pandas as pd
+
     from workbench.knowledge import GraphError, load_graph
-    from workbench.knowledge.mastery import STATUS, compute_mastery, mastery_summary, write_mastery
+    from workbench.knowledge.mastery import STATUS, compute_mastery, mastery_in_chunks, mastery_summary, write_mastery
     from workbench.model.run import MIN_CELL
     try:
         graph = load_graph(graph_ref)
@@ -376,7 +383,11 @@ def mastery(term, graph_ref, store_path, as_json, lang) -> None:
         raise click.ClickException(str(exc)) from None
     try:
         with open_store(default_store_path(store_path)) as store:
-            m = compute_mastery(store.con, term)
+            if chunks > 1 or fit_sample:
+                parts = list(mastery_in_chunks(store.con, term, chunks=chunks, fit_per_scope=fit_sample))
+                m = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            else:
+                m = compute_mastery(store.con, term)
             if m.empty:
                 raise click.ClickException(f"no question-level responses for term {term} / 该学期没有答题记录")
             n = write_mastery(store.con, term, m)

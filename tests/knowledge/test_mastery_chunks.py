@@ -51,3 +51,22 @@ def test_a_fit_on_a_sample_of_each_grade_ranks_mastery_like_the_whole_fit(demo_c
 def test_chunks_must_be_positive(demo_con):
     with pytest.raises(ValueError, match="chunks"):
         list(mastery_in_chunks(demo_con, TERM, chunks=0))
+
+
+def test_cli_mastery_in_chunks_writes_every_student(demo_school, tmp_path, run_cli):
+    import json
+    import shutil
+
+    from workbench.store import open_store
+    path = tmp_path / "store.duckdb"
+    shutil.copy(demo_school["store"], path)
+    out = run_cli("mastery", "--term", TERM, "--store", path, "--chunks", "4", "--fit-sample", "60", "--json")
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    with open_store(path, read_only=True) as store:
+        rows, students = store.con.execute("SELECT count(*), count(DISTINCT student_key) FROM mastery WHERE term_id = ?",
+                                           [TERM]).fetchall()[0]
+        answered = store.con.execute("SELECT count(DISTINCT student_key) FROM responses").fetchall()[0][0]
+    assert rep["rows_written"] == rows == sum(rep["status"].values()) and rep["students"] == students == answered
+    bad = run_cli("mastery", "--term", TERM, "--store", path, "--chunks", "0")
+    assert bad.returncode != 0 and "--chunks" in bad.stderr
