@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from workbench.cliopts import LANG_OPT, STORE_OPT
-from workbench.indicators.cli import engine_options, parquet
+from workbench.indicators.cli import district_indicators, engine_options, parquet
 from workbench.store import StoreVersionError, default_store_path, open_store
 
 
@@ -517,6 +517,7 @@ def _register() -> None:
     main.add_command(alerts)
     main.add_command(recommend)
     main.add_command(parquet)
+    main.add_command(district_indicators)
     main.add_command(users)
     main.add_command(serve)
 

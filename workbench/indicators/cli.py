@@ -65,3 +65,40 @@ def parquet(out_dir: str, tables: tuple[str, ...], store_path: str | None) -> No
     for table, folder in paths.items():
         parts = partition_columns(table)
         click.echo(f"{table:14} → {folder}" + (f"  (partitioned by {', '.join(parts)})" if parts else ""))
+
+
+@click.command("district-indicators")
+@click.option("--from", "export_dir", required=True, type=click.Path(file_okay=False, exists=True),
+              help="A Parquet export (`workbench parquet`, or a district's): no local store is opened.")
+@click.option("--term", required=True, help="Term id, e.g. 2026-2027-1.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Where the indicator values go, as Parquet partitioned by term and school.")
+@click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="DuckDB over the export's files, or Apache Spark.")
+@click.option("--spark-master", default=None, help="Spark master URL with --engine spark (default local[*]).")
+def district_indicators(export_dir: str, term: str, out_dir: str, engine_name: str, spark_master: str | None) -> None:
+    """Every indicator of a term from a Parquet export, written back to Parquet (区域：从 Parquet 计算指标)."""
+    from workbench.indicators.compute import compute_indicators, population
+    from workbench.indicators.engines import DuckDBEngine
+    from workbench.store.parquet import export_indicator_values, open_export
+    if spark_master and engine_name != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    con = open_export(export_dir)
+    if not con.execute("SELECT count(*) FROM enrolments WHERE term_id = ?", [term]).fetchone()[0]:
+        raise click.ClickException(f"no enrolments for term {term} in {export_dir} / 导出中没有该学期的选课记录")
+    if engine_name == "spark":
+        from workbench.indicators.spark import SparkEngine, spark_session
+        engine = SparkEngine(spark_session(spark_master), export_dir)
+    else:
+        engine = DuckDBEngine(con)
+    try:
+        frame = compute_indicators(con, term, engine=engine)
+    finally:
+        if engine_name == "spark":
+            engine.stop()
+    folder = export_indicator_values(frame, population(con, term), out_dir)
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{folder}/**/*.parquet')").fetchone()[0]
+    click.echo(f"{term}: {len(frame.values):,} students, {len(frame.available)} of {frame.values.shape[1]} indicators "
+               f"on {engine_name}, {n:,} values → {folder}")
+    for i, why in frame.missing.items():
+        click.echo(f"  {i}: {why}")

@@ -105,3 +105,58 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, tables: 
             con.execute(f"COPY ({_select(table)}) TO {lit(str(folder / 'data_0.parquet'))} (FORMAT parquet)")
         paths[table] = folder
     return paths
+
+
+def open_export(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB over a Parquet export (a district's, without any local store).
+
+    Each table folder of ``export_dir`` becomes a view with the store's columns and types (partition
+    columns come back from the folder names, read as text and cast); a store table the export does not
+    have is an empty table, so what reads the store (the indicator population, a school check) also reads
+    an export. Nothing is copied: DuckDB reads only the files a query needs.
+
+    >>> import tempfile, os
+    >>> from workbench.store import open_store
+    >>> d = tempfile.mkdtemp()
+    >>> with open_store(os.path.join(d, "s.duckdb")) as s:
+    ...     _ = export_parquet(s.con, os.path.join(d, "pq"), ["terms", "events"])
+    >>> con = open_export(os.path.join(d, "pq"))
+    >>> con.execute("SELECT count(*) FROM events").fetchone(), con.execute("SELECT count(*) FROM enrolments").fetchone()
+    ((0,), (0,))
+    """
+    from workbench.store.schema import ddl
+    root = Path(export_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no Parquet export at {root} / 找不到 Parquet 导出目录")
+    con = duckdb.connect()
+    for name, table in TABLES.items():
+        folder = root / name
+        files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        if table.vault or not files:
+            con.execute(ddl(table))
+            continue
+        cols = ", ".join(f"CAST({q(c.name)} AS {c.type}) AS {q(c.name)}" for c in table.columns)
+        con.execute(f"CREATE VIEW {q(name)} AS SELECT {cols} FROM read_parquet({lit(str(folder) + '/**/*.parquet')}, "
+                    f"hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+    return con
+
+
+def export_indicator_values(frame, population, out_dir: str | Path) -> Path:
+    """Write an :class:`~workbench.indicators.compute.IndicatorFrame`'s term values as the store's
+    ``indicator_values`` rows, partitioned by term and school: ``<out>/indicator_values/term_id=…/school_id=…``.
+    ``population`` gives each student's ``school_id`` (:func:`workbench.indicators.compute.population`)."""
+    import numpy as np
+    long = frame.values.reset_index().melt(id_vars="student_key", var_name="indicator_id", value_name="value")
+    long = long[long["value"].notna() & np.isfinite(long["value"])]
+    long["school_id"] = long["student_key"].map(population["school_id"]).fillna("unknown")
+    long.insert(0, "term_id", frame.term)
+    folder = Path(out_dir) / "indicator_values"
+    shutil.rmtree(folder / f"term_id={frame.term}", ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.register("wb_values", long[["term_id", "student_key", "indicator_id", "value", "school_id"]])
+    con.execute(f"COPY (SELECT term_id, student_key, indicator_id, CAST(NULL AS INTEGER) AS week, value, school_id "
+                f"FROM wb_values) TO {lit(str(folder))} (FORMAT parquet, PARTITION_BY (term_id, school_id), "
+                f"OVERWRITE_OR_IGNORE)")
+    con.close()
+    return folder
