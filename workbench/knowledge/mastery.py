@@ -23,6 +23,7 @@ from workbench.knowledge.bkt import BKT
 
 MIN_ATTEMPTS = 5
 MASTERED, WEAK = 0.8, 0.5
+COLUMNS = ["student_key", "kp_id", "p_mastery", "attempts", "status", "scope"]
 MIN_SCOPE = 100          # a grade with fewer students is fitted together with the whole school
 STATUS = {"mastered": ("已掌握", "mastered"), "developing": ("正在掌握", "developing"), "weak": ("薄弱", "weak"),
           "insufficient_evidence": ("证据不足", "insufficient evidence")}
@@ -54,9 +55,8 @@ def compute_mastery(con: duckdb.DuckDBPyConnection, term: str, *, min_attempts: 
                     forgets: bool = False) -> pd.DataFrame:
     """Mastery per (student_key, kp_id): p_mastery (NaN when evidence is insufficient), attempts, status."""
     r = term_responses(con, term)
-    cols = ["student_key", "kp_id", "p_mastery", "attempts", "status", "scope"]
     if r.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=COLUMNS)
     sizes = r.groupby("grade", dropna=False)["student"].nunique()
     r["scope"] = r["grade"].map(lambda g: f"grade {int(g)}" if pd.notna(g) and sizes.get(g, 0) >= MIN_SCOPE else "school")
     parts = []
@@ -66,12 +66,17 @@ def compute_mastery(con: duckdb.DuckDBPyConnection, term: str, *, min_attempts: 
         m = model.mastery(part).rename(columns={"student": "student_key", "kp": "kp_id"})
         m["scope"] = scope
         parts.append(m)
+    return _finish(parts, min_attempts)
+
+
+def _finish(parts: list[pd.DataFrame], min_attempts: int) -> pd.DataFrame:
+    """The scopes' mastery rows as one frame with ``status``; NaN below ``min_attempts`` (insufficient evidence)."""
     out = pd.concat(parts, ignore_index=True)
     enough = out["attempts"] >= min_attempts
     out.loc[~enough, "p_mastery"] = np.nan
     out["status"] = np.select([~enough, out["p_mastery"] >= MASTERED, out["p_mastery"] >= WEAK],
                               ["insufficient_evidence", "mastered", "developing"], "weak")
-    return out[cols].sort_values(["student_key", "kp_id"], ignore_index=True)
+    return out[COLUMNS].sort_values(["student_key", "kp_id"], ignore_index=True)
 
 
 def assign_blame(r: pd.DataFrame, forgets: bool = False, first: BKT | None = None) -> pd.DataFrame:
@@ -129,7 +134,6 @@ def mastery_in_chunks(con: duckdb.DuckDBPyConnection, term: str, *, chunks: int 
     if chunks < 1:
         raise ValueError(f"chunks must be at least 1, got {chunks}")
     scopes = _scopes(con, term)
-    cols = ["student_key", "kp_id", "p_mastery", "attempts", "status", "scope"]
     picked = "TRUE"
     if fit_per_scope is not None:  # a seeded random sample of each scope's students
         rows = con.execute("""SELECT DISTINCT r.student_key, min(c.grade) AS grade FROM responses r
@@ -165,12 +169,7 @@ def mastery_in_chunks(con: duckdb.DuckDBPyConnection, term: str, *, chunks: int 
             m = model.mastery(assign_blame(part, forgets, first)).rename(columns={"student": "student_key", "kp": "kp_id"})
             m["scope"] = scope
             parts.append(m)
-        out = pd.concat(parts, ignore_index=True)
-        enough = out["attempts"] >= min_attempts
-        out.loc[~enough, "p_mastery"] = np.nan
-        out["status"] = np.select([~enough, out["p_mastery"] >= MASTERED, out["p_mastery"] >= WEAK],
-                                  ["insufficient_evidence", "mastered", "developing"], "weak")
-        yield out[cols].sort_values(["student_key", "kp_id"], ignore_index=True)
+        yield _finish(parts, min_attempts)
 
 
 def write_mastery(con: duckdb.DuckDBPyConnection, term: str, mastery: pd.DataFrame) -> int:
