@@ -290,3 +290,22 @@ def test_order_guard_refuses_a_plan_with_a_join(store):
     many = ", ".join(f"'{i}'" for i in range(12))
     assert not _keeps_order(con, f"CREATE TEMP TABLE wb_x AS SELECT a IN ({many}) FROM wb_t")
     assert not _keeps_order(con, "CREATE TEMP TABLE wb_x AS SELECT x.a FROM wb_t x JOIN wb_t y USING (a)")
+
+
+def test_the_rejects_workbook_is_capped_and_says_so(tmp_path, key, monkeypatch):
+    """A district's file can reject more rows than a sheet holds: the CSV keeps all, the workbook the first N."""
+    from workbench.ingest import report as report_mod
+    monkeypatch.setattr(report_mod, "XLSX_MAX_ROWS", 3)
+    src = tmp_path / "events.csv"
+    src.write_text("\n".join(ROWS) + "\n", encoding="utf-8")
+    with open_store(tmp_path / "s.duckdb") as store:
+        _accounts(store, key)
+        rep = ingest_file(store, src, parse_preset(yaml.safe_load(EVENTS)), key, rejects_dir=tmp_path / "rj")
+    csv_path, xlsx_path = map(Path, rep.rejects)
+    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+        assert len(list(csv.reader(fh))) - 1 == 6            # 5 quarantined + 1 merged
+    wb = openpyxl.load_workbook(xlsx_path, read_only=True)
+    assert wb.sheetnames == ["rejects", "reasons", "about"]
+    assert [len(list(wb[s].iter_rows())) - 1 for s in ("rejects", "reasons")] == [3, 3]
+    note = [r[0] for r in wb["about"].iter_rows(values_only=True)]
+    assert "前 3 行（共 6 行" in note[1] and "first 3 rows of 6" in note[2] and csv_path.name in note[2]

@@ -16,10 +16,15 @@ from workbench.sqltext import MASK, q
 from workbench.labels import reason_text, ui
 
 
+XLSX_MAX_ROWS = 20_000  # the workbook is for people to read and correct; the CSV holds every row
+
+
 def write_rejects(job, fid: int) -> list[str]:
     """Write ``<stem>.rejects.csv`` and ``.xlsx`` for file ``fid`` of ingest ``job``; returns the paths.
 
-    Nothing is written when every row was accepted.
+    Nothing is written when every row was accepted. The workbook keeps the first ``XLSX_MAX_ROWS`` rows of
+    each sheet (a district's file can reject more rows than a sheet holds, and openpyxl writes ≈ 10k rows a
+    second) and then says, on an ``about`` sheet, that the CSV has them all.
     """
     # only the columns the preset reads; names, national IDs and phones stay in the vault («vault»): a
     # corrected file gets them back from identity_vault_quarantine through its _quarantine_id
@@ -67,8 +72,13 @@ def write_rejects(job, fid: int) -> list[str]:
         os.chmod(p, 0o600)
     frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
-        frame.to_excel(xw, sheet_name="rejects", index=False)
-        pd.DataFrame(detail).to_excel(xw, sheet_name="reasons", index=False)
+        frame.head(XLSX_MAX_ROWS).to_excel(xw, sheet_name="rejects", index=False)
+        pd.DataFrame(detail).head(XLSX_MAX_ROWS).to_excel(xw, sheet_name="reasons", index=False)
+        if len(frame) > XLSX_MAX_ROWS or len(detail) > XLSX_MAX_ROWS:
+            pd.DataFrame({"说明 / note": [
+                f"本工作簿只列出前 {XLSX_MAX_ROWS:,} 行（共 {len(frame):,} 行，{len(detail):,} 条原因）；完整列表见 {csv_path.name}",
+                f"This workbook shows the first {XLSX_MAX_ROWS:,} rows of {len(frame):,} ({len(detail):,} reasons); "
+                f"every row is in {csv_path.name}"]}).to_excel(xw, sheet_name="about", index=False)
     return [str(csv_path), str(xlsx_path)]
 
 
