@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from workbench.identity import pseudonym
-from conftest import OULAD_FILES  # tests/conftest.py, on sys.path under pytest
+from tests.conftest import OULAD_FILES
 from workbench.ingest import FileReport, ingest_paths, load_preset
 from workbench.store import TABLES, Store, open_store
 
