@@ -8,12 +8,14 @@ sheet plus a ``reasons`` sheet with one line per (row, column, reason).
 """
 from __future__ import annotations
 
+import codecs
 import os
+import shutil
 
 import pandas as pd
 
-from workbench.sqltext import MASK, q
-from workbench.labels import reason_text, ui
+from workbench.labels import REASONS, reason_text, ui
+from workbench.sqltext import MASK, lit, q
 
 
 XLSX_MAX_ROWS = 20_000  # the workbook is for people to read and correct; the CSV holds every row
@@ -22,46 +24,49 @@ XLSX_MAX_ROWS = 20_000  # the workbook is for people to read and correct; the CS
 def write_rejects(job, fid: int) -> list[str]:
     """Write ``<stem>.rejects.csv`` and ``.xlsx`` for file ``fid`` of ingest ``job``; returns the paths.
 
-    Nothing is written when every row was accepted. The workbook keeps the first ``XLSX_MAX_ROWS`` rows of
-    each sheet (a district's file can reject more rows than a sheet holds, and openpyxl writes ≈ 10k rows a
+    Nothing is written when every row was accepted. The report is built and written by DuckDB (a district's
+    file can reject millions of rows: the CSV streams, Python never holds them). The workbook keeps the first
+    ``XLSX_MAX_ROWS`` rows of each sheet (a sheet holds about a million rows, and openpyxl writes ≈ 10k rows a
     second) and then says, on an ``about`` sheet, that the CSV has them all.
     """
     # only the columns the preset reads; names, national IDs and phones stay in the vault («vault»): a
     # corrected file gets them back from identity_vault_quarantine through its _quarantine_id
     con, path, rawrows, raw_cols = job.con, job.path, job.rawrows, job.kept_cols
-    hidden = set(job.preset.pii_columns())
-    cols = "".join(f", r.{q(c)}" for c in raw_cols)
-    bad = con.execute(f"""SELECT b.qid, b._line, b.errs{cols} FROM wb_q_{fid} b JOIN {rawrows} r USING (_rid)
-                          ORDER BY b._line""").fetchall()
-    merged = con.execute(f"""SELECT m._line, d.other{cols} FROM wb_merged_{fid} m LEFT JOIN {rawrows} r USING (_rid)
-                             JOIN (SELECT _rid, min(other) AS other FROM wb_dup_{fid} GROUP BY _rid) d USING (_rid)
-                             ORDER BY m._line""").fetchall()
-    malformed = con.execute(f"""SELECT quarantine_id, row_no, reasons, v.raw FROM quarantine q
-        LEFT JOIN identity_vault_quarantine v USING (quarantine_id)
-        WHERE q.file_id = {fid} AND list_contains(list_transform(reasons, lambda x: x.code), 'malformed_row')""").fetchall()
-    if not bad and not merged and not malformed:
-        return []
-    rows, detail = [], []
+    hidden = [c for c in job.preset.pii_columns()]
+    table = f"wb_rej_{fid}"
+    mask = lit(MASK)
+    hidden_sql = "[" + ", ".join(lit(c) for c in hidden) + "]::VARCHAR[]"
 
-    def add(qid: object, line: int, errs: list[dict], values: tuple, status: str) -> None:
-        values = tuple(MASK if c in hidden and v is not None else v for c, v in zip(raw_cols, values))
-        errs = [{**e, "value": MASK} if e["column"] in hidden else e for e in errs]
-        rows.append({"_file": path.name, "_row": line, "_columns": "; ".join(e["column"] for e in errs),
-                     "_values": "; ".join(str(e["value"]) for e in errs),
-                     "_reason_zh": "; ".join(reason_text(e["code"], "zh") for e in errs),
-                     "_reason_en": "; ".join(reason_text(e["code"], "en") for e in errs),
-                     "_reason_code": "; ".join(e["code"] for e in errs), "_status": status, "_quarantine_id": qid, **dict(zip(raw_cols, values))})
-        for e in errs:
-            detail.append({"file": path.name, "row": line, "column": e["column"], "value": e["value"], "code": e["code"],
-                           "reason_zh": reason_text(e["code"], "zh"), "reason_en": reason_text(e["code"], "en"),
-                           "status": status})
-    for qid, line, errs, *values in bad:
-        add(qid, line, errs, tuple(values), "quarantined")
-    for qid, line, errs, _text in malformed:  # the line's text may hold anything: it stays in the vault
-        add(qid, line, errs, tuple(), "quarantined")
-    for line, other, *values in merged:
-        add(None, line, [{"column": "*", "value": f"= {other}", "code": "duplicate_exact"}], tuple(values), "merged")
-    frame = pd.DataFrame(rows).sort_values("_row", kind="stable")
+    def reason(lang: str) -> str:
+        cases = " ".join(f"WHEN {lit(code)} THEN {lit(reason_text(code, lang))}" for code in REASONS)
+        return f"CASE e.code {cases} ELSE e.code END"
+
+    def joined(expr: str) -> str:
+        return f"array_to_string(list_transform(errs, lambda e: {expr}), '; ')"
+    value = f"CASE WHEN list_contains({hidden_sql}, e.column) THEN {mask} ELSE coalesce(e.value, '') END"
+    raw = "".join(f", CASE WHEN r.{q(c)} IS NOT NULL THEN {mask} END AS {q(c)}" if c in hidden else f", r.{q(c)}"
+                  for c in raw_cols)
+    nulls = "".join(f", NULL::VARCHAR AS {q(c)}" for c in raw_cols)
+    # one row per rejected (quarantined or malformed) or merged source row, as the CSV shows it
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT {lit(path.name)} AS _file, _row, {joined('e.column')} AS _columns, {joined(value)} AS _values,
+               {joined(reason('zh'))} AS _reason_zh, {joined(reason('en'))} AS _reason_en, {joined('e.code')} AS _reason_code,
+               _status, _quarantine_id, errs, _k, * EXCLUDE (_row, _status, _quarantine_id, errs, _k)
+        FROM (SELECT b._line AS _row, 'quarantined' AS _status, b.qid AS _quarantine_id, b.errs, 0 AS _k{raw}
+              FROM wb_q_{fid} b JOIN {rawrows} r USING (_rid)
+              UNION ALL BY NAME
+              SELECT q.row_no AS _row, 'quarantined' AS _status, q.quarantine_id AS _quarantine_id, q.reasons AS errs,
+                     1 AS _k{nulls} FROM quarantine q
+              WHERE q.file_id = {fid} AND list_contains(list_transform(q.reasons, lambda x: x.code), 'malformed_row')
+              UNION ALL BY NAME
+              SELECT m._line AS _row, 'merged' AS _status, NULL::BIGINT AS _quarantine_id,
+                     [{{'column': '*', 'value': '= ' || d.other, 'code': 'duplicate_exact'}}] AS errs,
+                     2 AS _k{raw} FROM wb_merged_{fid} m LEFT JOIN {rawrows} r USING (_rid)
+              JOIN (SELECT _rid, min(other) AS other FROM wb_dup_{fid} GROUP BY _rid) d USING (_rid))
+        ORDER BY _row, _k""")
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if not n:
+        return []
     out_dir = job.rejects_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{path.stem}.{job.preset.name}"  # one file can feed several presets
@@ -70,14 +75,34 @@ def write_rejects(job, fid: int) -> list[str]:
     for p in (csv_path, xlsx_path):  # readable by the coordinator only, from the first byte
         p.touch(mode=0o600, exist_ok=True)
         os.chmod(p, 0o600)
-    frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    columns = ["_file", "_row", "_columns", "_values", "_reason_zh", "_reason_en", "_reason_code", "_status",
+               "_quarantine_id", *raw_cols]
+    body = csv_path.with_name(csv_path.name + ".part")
+    body.touch(mode=0o600, exist_ok=True)
+    try:  # DuckDB writes the rows; the file starts with a BOM so that Excel reads the Chinese as UTF-8
+        con.execute(f"COPY (SELECT {', '.join(q(c) for c in columns)} FROM {table} ORDER BY _row, _k) TO {lit(str(body))} "
+                    f"(FORMAT csv, HEADER)")
+        with open(csv_path, "wb") as dst, open(body, "rb") as src:
+            dst.write(codecs.BOM_UTF8)
+            shutil.copyfileobj(src, dst, 1 << 22)
+    finally:
+        body.unlink(missing_ok=True)
+    frame = con.execute(f"SELECT {', '.join(q(c) for c in columns)} FROM {table} ORDER BY _row, _k "
+                        f"LIMIT {XLSX_MAX_ROWS}").df()
+    detail = con.execute(f"""SELECT _file AS file, _row AS row, e.column AS "column", {value} AS value, e.code AS code,
+            {reason('zh')} AS reason_zh, {reason('en')} AS reason_en, _status AS status
+        FROM (SELECT _file, _row, _status, unnest(errs) AS e, generate_subscripts(errs, 1) AS _i, _n
+              FROM (SELECT *, row_number() OVER (ORDER BY _row, _k) AS _n FROM {table}) WHERE _n <= {XLSX_MAX_ROWS + 1})
+        ORDER BY _n, _i LIMIT {XLSX_MAX_ROWS}""").df()
+    n_detail = con.execute(f"SELECT sum(len(errs)) FROM {table}").fetchone()[0]
+    con.execute(f"DROP TABLE {table}")
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
-        frame.head(XLSX_MAX_ROWS).to_excel(xw, sheet_name="rejects", index=False)
-        pd.DataFrame(detail).head(XLSX_MAX_ROWS).to_excel(xw, sheet_name="reasons", index=False)
-        if len(frame) > XLSX_MAX_ROWS or len(detail) > XLSX_MAX_ROWS:
+        frame.to_excel(xw, sheet_name="rejects", index=False)
+        detail.to_excel(xw, sheet_name="reasons", index=False)
+        if n > XLSX_MAX_ROWS or n_detail > XLSX_MAX_ROWS:
             pd.DataFrame({"说明 / note": [
-                f"本工作簿只列出前 {XLSX_MAX_ROWS:,} 行（共 {len(frame):,} 行，{len(detail):,} 条原因）；完整列表见 {csv_path.name}",
-                f"This workbook shows the first {XLSX_MAX_ROWS:,} rows of {len(frame):,} ({len(detail):,} reasons); "
+                f"本工作簿只列出前 {XLSX_MAX_ROWS:,} 行（共 {n:,} 行，{n_detail:,} 条原因）；完整列表见 {csv_path.name}",
+                f"This workbook shows the first {XLSX_MAX_ROWS:,} rows of {n:,} ({n_detail:,} reasons); "
                 f"every row is in {csv_path.name}"]}).to_excel(xw, sheet_name="about", index=False)
     return [str(csv_path), str(xlsx_path)]
 
