@@ -89,6 +89,10 @@ def _transcode(path: Path, encoding: str) -> Path:
     return Path(tmp)
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -311,37 +315,77 @@ def _flatten(obj: Any, prefix: str = "", out: dict[str, Any] | None = None) -> d
     return out
 
 
+JSONL_BATCH = 100_000  # records parsed in Python before they go to DuckDB (bounds the reader's memory)
+
+
 def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
-    """xAPI statements (or any JSON objects), one per line, flattened to dotted column names."""
+    """xAPI statements (or any JSON objects), one per line, flattened to dotted column names.
+
+    The file is read line by line and handed to DuckDB ``JSONL_BATCH`` records at a time (a district's mood
+    check-ins are gigabytes: read whole, a 3 GB file took the process past 22 GB and the kernel killed it).
+    A file that is one JSON array is parsed whole.
+    """
     encoding = detect_encoding(path)
-    records, lines, malformed = [], [], []
-    with open(path, encoding=encoding) as fh:
-        text = fh.read()
-    if text.lstrip().startswith("["):  # a JSON array of statements
+    malformed: list[dict[str, Any]] = []
+    stage, columns = f"{name}_stage", []
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+
+    def flush() -> None:
+        frame = pd.DataFrame.from_records(records).astype("string") if records else pd.DataFrame()
+        frame["_row"] = pd.Series(lines, dtype="int64")
+        frame["_line"] = frame["_row"]
+        new = [c for c in frame.columns if c not in columns and c not in ("_row", "_line")]
+        con.register(f"{name}_df", frame)
         try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FileProblem(f"not valid JSON: {exc}") from None
-        for i, item in enumerate(items, start=1):
-            records.append(_flatten(item))
-            lines.append(i)
-    else:
-        for i, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is text, not a line end
-            if not line.strip():
-                continue
+            if not columns and not con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{stage}'"
+                                               ).fetchall()[0][0]:
+                con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {name}_df")
+            else:
+                for c in new:
+                    con.execute(f"ALTER TABLE {stage} ADD COLUMN {_ident(c)} VARCHAR")
+                con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM {name}_df")
+        finally:
+            con.unregister(f"{name}_df")
+        columns.extend(new)
+        records.clear()
+        lines.clear()
+
+    with open(path, encoding=encoding, newline="\n") as fh:  # lines end at \n only: U+2028 is text, not a line end
+        head = fh.read(4096)
+        fh.seek(0)
+        if head.lstrip().startswith("["):  # a JSON array of statements
             try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("a JSON object is expected")
-            except ValueError as exc:
-                malformed.append({"line": i, "column": "", "message": f"invalid JSON: {exc}", "text": line[:500]})
-                continue
-            records.append(_flatten(obj))
-            lines.append(i)
-    frame = pd.DataFrame.from_records(records).astype("string") if records else pd.DataFrame()
-    frame["_row"] = pd.Series(lines, dtype="int64")
-    frame["_line"] = frame["_row"]
-    return _from_frame(con, frame, name, encoding, malformed)
+                items = json.loads(fh.read())
+            except json.JSONDecodeError as exc:
+                raise FileProblem(f"not valid JSON: {exc}") from None
+            for i, item in enumerate(items, start=1):
+                records.append(_flatten(item))
+                lines.append(i)
+                if len(records) >= JSONL_BATCH:
+                    flush()
+        else:
+            for i, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError("a JSON object is expected")
+                except ValueError as exc:
+                    malformed.append({"line": i, "column": "", "message": f"invalid JSON: {exc}",
+                                      "text": line.rstrip("\n")[:500]})
+                    continue
+                records.append(_flatten(obj))
+                lines.append(i)
+                if len(records) >= JSONL_BATCH:
+                    flush()
+    if records or not columns:
+        flush()
+    cols = "".join(f"{_ident(c)}, " for c in columns)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols}_line FROM {stage} ORDER BY _row")
+    con.execute(f"DROP TABLE {stage}")
+    return _finish(con, name, encoding, malformed)
 
 
 def read_kt_triples(con: duckdb.DuckDBPyConnection, path: Path, name: str, options: dict[str, Any]) -> ReadResult:
