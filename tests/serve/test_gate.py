@@ -95,7 +95,7 @@ def test_viewer_header_is_replaced(gate):
 
 def test_voila_command(tmp_path):
     opts = ServeOptions(apps_dir=tmp_path, store=tmp_path / "s.duckdb", users=tmp_path / "u.yaml", port=9999,
-                        preheat=True, max_kernels=7, cull_idle=300, cull_interval=30)
+                        preheat=True, max_kernels=7, cull_idle=300, cull_interval=30, refill_delay=4)
     argv, env = voila_command(opts, "ab" * 32, tmp_path)
     args = dict(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     assert args["--Voila.identity_provider_class"] == "workbench.serve.identity.WorkbenchIdentityProvider"
@@ -103,6 +103,7 @@ def test_voila_command(tmp_path):
     assert args["--VoilaConfiguration.preheat_kernel"] == "True"
     assert args["--MappingKernelManager.cull_idle_timeout"] == "300"
     assert args["--MappingKernelManager.cull_connected"] == "True"
+    assert args["--VoilaKernelManager.fill_delay"] == "4" and args["--KernelManager.transport"] == "ipc"
     assert not any("token" in a.lower() for a in argv)                      # nobody logs in with a token
     assert argv[argv.index("--Voila.config_file_paths") + 1] == str(tmp_path)
     config = json.loads((tmp_path / "voila.json").read_text())

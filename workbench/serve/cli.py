@@ -201,9 +201,12 @@ def users_demo(users_path, store_path) -> None:
               help="Most pages open at once (each holds a kernel: 0.1-0.3 GB for the apps so far); 0 = no cap.")
 @click.option("--cull-idle", default=600, show_default=True, type=click.IntRange(0),
               help="Shut down a kernel idle this many seconds, even with its page open (0 = never).")
+@click.option("--refill-delay", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds before a used preheated kernel is replaced: its start would otherwise slow the page that "
+                   "took it (a small server has few cores).")
 @click.option("--behind-https", is_flag=True, help="An HTTPS reverse proxy is in front: session cookies are Secure.")
 @click.option("--show-tracebacks", is_flag=True, hidden=True, help="Show cell tracebacks in pages (tests only).")
-def serve(port, ip, store_path, users_path, apps_dir, preheat, max_kernels, cull_idle, behind_https,
+def serve(port, ip, store_path, users_path, apps_dir, preheat, max_kernels, cull_idle, refill_delay, behind_https,
           show_tracebacks) -> None:
     """Publish the Voila apps: login per user, each role its apps, URL parameters checked against the scope,
     the signed viewer handed to the kernel / 发布 Voila 应用（登录、角色、权限范围）."""
@@ -212,7 +215,7 @@ def serve(port, ip, store_path, users_path, apps_dir, preheat, max_kernels, cull
     opts = ServeOptions(apps_dir=Path(apps_dir) if apps_dir else DEFAULT_APPS, store=store,
                         users=default_users_path(users_path, store_path), port=port, ip=ip, preheat=preheat,
                         max_kernels=max_kernels, cull_idle=cull_idle, cull_interval=max(1, min(60, cull_idle // 4 or 60)),
-                        behind_https=behind_https, show_tracebacks=show_tracebacks)
+                        refill_delay=refill_delay, behind_https=behind_https, show_tracebacks=show_tracebacks)
     try:
         run(opts, echo=click.echo)
     except UsersFileError as exc:

@@ -76,6 +76,7 @@ class ServeOptions:
     max_kernels: int = 20
     cull_idle: int = 600
     cull_interval: int = 60
+    refill_delay: float = 5.0                 # seconds before a used preheated kernel is replaced (see pool_args)
     show_tracebacks: bool = False
     behind_https: bool = False                # cookies marked Secure (an HTTPS reverse proxy in front)
     extra_args: list[str] = field(default_factory=list)
@@ -85,6 +86,17 @@ def voila_config() -> dict:
     """The settings that are containers (written to ``voila.json``: traitlets deprecates them on the command line)."""
     return {"Voila": {"tornado_settings": {"headers": HEADERS}},
             "VoilaConfiguration": {"http_header_envs": ["X-Workbench-Viewer"], "file_allowlist": []}}
+
+
+def pool_args(refill_delay: float = 5.0) -> list[str]:
+    """How kernels are started and pooled (also used by ``benchmarks/apps.py``, so that it measures these).
+
+    ``VoilaKernelManager.fill_delay``: Voila starts the replacement of a preheated kernel 1 s after handing it to
+    a visitor; the new kernel's start (imports, warm-up: several CPU-seconds) then competes with the visitor's
+    page on a small server. Waiting ``refill_delay`` seconds lets the page finish first (measured on the 2-core
+    demo machine: see the README's performance table). ``KernelManager.transport=ipc``: kernels talk to the
+    server over Unix sockets instead of TCP ports."""
+    return [f"--VoilaKernelManager.fill_delay={refill_delay:g}", "--KernelManager.transport=ipc"]
 
 
 def voila_command(opts: ServeOptions, secret: str, config_dir: Path) -> tuple[list[str], dict[str, str]]:
@@ -106,7 +118,7 @@ def voila_command(opts: ServeOptions, secret: str, config_dir: Path) -> tuple[li
             f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle}",
             f"--MappingKernelManager.cull_interval={opts.cull_interval}",
             f"--MappingKernelManager.cull_connected={opts.cull_idle > 0}",
-            "--KernelManager.transport=ipc",
+            *pool_args(opts.refill_delay),
             *opts.extra_args]
     env = dict(os.environ)
     env["WORKBENCH_SERVE_SECRET"] = secret
