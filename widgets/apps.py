@@ -73,7 +73,8 @@ def warm_up() -> None:
 
 def refusal(exc: Exception, lang: str = "zh") -> v.Alert:
     msg = exc.message(lang) if isinstance(exc, ScopeError | AppParamError) else str(exc)
-    return v.Alert(type="error", variant="tonal", class_="ma-4", attributes={"data-test": "refused"},
+    # "wb-app": a refusal can be the whole app (the first paint's copy gives way to it)
+    return v.Alert(type="error", variant="tonal", class_="ma-4 wb-app", attributes={"data-test": "refused"},
                    children=[ui("app_refused", lang), " ", msg])
 
 
@@ -111,31 +112,56 @@ def _safe_query(query: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- class dashboard
-def class_dashboard(query: str | None = None) -> v.Container:
-    """Subject and head teachers: one of their classes — distributions, segments, tags, teaching map, alerts."""
+def class_dashboard(query: str | None = None, *, staged: bool = False) -> v.Container:
+    """Subject and head teachers: one of their classes — distributions, segments, tags, alerts, students, then the
+    teaching map, learning partners and resources.
+
+    ``staged=True``: the returned app holds the first part only and has ``finish()``, which computes the slower
+    second part (teaching map, recommendations), adds it and returns its cards — the notebook shows the first
+    part (:func:`widgets.first_paint.first_paint`) before it calls ``finish()``."""
     views, p, refused = _start(query, "class_dashboard", {"class": ""},
                                lambda s: {"class": ["", *[c["class_id"] for c in s.classes()]]})
     if refused:
+        refused.finish = list
         return refused
     classes = views.classes()
     if not classes:
-        return refusal(ScopeError("no class of yours has students this term", "本学期您的班级没有学生"), p["lang"])
+        out = refusal(ScopeError("no class of yours has students this term", "本学期您的班级没有学生"), p["lang"])
+        out.finish = list
+        return out
     box = v.Html(tag="div", children=[])
     pick = v.Select(label=ui("app_class", p["lang"]), v_model=p["class"] or classes[0]["class_id"], density="compact",
                     items=[{"title": c["name"], "value": c["class_id"]} for c in classes], hide_details=True,
                     style_="max-width:260px", attributes={"data-test": "class-select"})
 
-    def show(class_id: str) -> None:
+    def show(class_id: str, more: bool = True) -> None:
         try:
-            box.children = _class_view(views, views.class_dashboard(class_id))
+            d = views.class_dashboard(class_id, more=more)
+            box.children = _class_view(views, d) + (_class_more(views, d) if more else [])
         except ScopeError as exc:
             box.children = [refusal(exc, p["lang"])]
+
+    def finish() -> list:
+        """The second part of the first class shown (once)."""
+        if getattr(box, "_finished", True):
+            return []
+        box._finished = True
+        try:
+            more = _class_more(views, views.class_dashboard_more(pick.v_model))
+        except ScopeError as exc:
+            more = [refusal(exc, p["lang"])]
+        box.children = [*box.children, *more]
+        return more
     pick.observe(lambda c: show(c["new"]), "v_model")
-    show(pick.v_model)
-    return v.Container(fluid=True, class_="wb-app", attributes={"data-test": "class-dashboard"}, children=[pick, box])
+    show(pick.v_model, more=not staged)
+    box._finished = not staged
+    app = v.Container(fluid=True, class_="wb-app", attributes={"data-test": "class-dashboard"}, children=[pick, box])
+    app.finish = finish
+    return app
 
 
 def _class_view(views: ScopedViews, d: dict) -> list:
+    """The class dashboard's first part: overview, segments, tags, alerts, students."""
     lang = views.lang
     labels = d["dimension_labels"]
     students = d["students"].rename(columns=labels)
@@ -152,17 +178,23 @@ def _class_view(views: ScopedViews, d: dict) -> list:
                  "students": tr("count_axis", lang)})), test_id="segments"),
            _card(tr("sec_tags", lang), _html(table_html(d["tags"], {"label": "", "students": tr("count_axis", lang)})),
                  test_id="tags")]
-    tm = d["teaching_map"]
-    if not tm.get("empty"):
-        out.append(_card(tr("sec_teaching", lang), ChartView(charts.teaching_heatmap(tm["grid"], lang)), test_id="teaching-map"))
     if len(d["alerts"]):
         out.append(_card(tr("sec_alerts", lang), _html(table_html(d["alerts"], {"display": ui("app_student", lang), "level_label": tr("col_level", lang),
                                                                  "fired_on": tr("col_created", lang), "text": tr("col_rule", lang)})),
                          test_id="alerts"))
-    out += _partner_cards(d, lang)
     cols = {"display": ui("app_student", lang), **{c: c for c in students.columns if c in labels.values()}}
     out.append(_card(tr("sec_cards", lang), _html(table_html(students, cols)), test_id="students"))
     return out
+
+
+def _class_more(views: ScopedViews, d: dict) -> list:
+    """The class dashboard's second part: the teaching map, learning partners, subjects and resources."""
+    lang = views.lang
+    out = []
+    tm = d["teaching_map"]
+    if not tm.get("empty"):
+        out.append(_card(tr("sec_teaching", lang), ChartView(charts.teaching_heatmap(tm["grid"], lang)), test_id="teaching-map"))
+    return out + _partner_cards(d, lang)
 
 
 def _partner_cards(d: dict, lang: str) -> list:

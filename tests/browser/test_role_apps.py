@@ -105,3 +105,26 @@ def test_head_teacher_acknowledges_an_alert_in_the_browser(apps_server, site, ne
     entries = [json.loads(x) for x in journal.read_text(encoding="utf-8").splitlines() if x.strip()]
     assert [(e["action"], e["alert_id"], e["user"]) for e in entries] == [("acknowledge", alert_id, "li_t")]
     assert_clean(page)
+
+
+def test_class_dashboard_paints_before_its_widgets(apps_server, new_page):  # noqa: F811
+    """Served as `workbench serve` serves it, the class dashboard's HTML copy is on screen before Voila's scripts have
+    drawn a widget, shows the same students table, and gives way to the live app (one visible table)."""
+    page = new_page()
+    page.goto(apps_server.url + "voila/render/class_dashboard.ipynb?class=G7C1", wait_until="commit")
+    page.locator("[data-test=login-form]").wait_for()
+    page.locator("#login").fill("li_t")
+    from .test_serve import PASSWORD
+    page.locator("#password").fill(PASSWORD["li_t"])
+    page.locator("button[type=submit]").click()
+    copy = page.locator("[data-test=first-students] table")
+    copy.wait_for(state="visible")
+    assert page.locator("[data-test=students]").count() == 0          # no widget drawn yet
+    assert page.locator("#rendered_cells").is_hidden()                # Voila still at work behind the copy
+    first_text = copy.inner_text()
+    assert "七年级(1)班" in page.locator("[data-test=first-paint]").first.inner_text()
+    wait_rendered(page, "[data-test=students]")
+    live = page.locator("[data-test=students] table")
+    assert live.count() == 1 and live.inner_text().split() == first_text.split()
+    assert page.locator("[data-test=first-paint]").first.is_hidden() and page.locator("[data-test=teaching-map]").count() == 1
+    assert_clean(page)

@@ -152,10 +152,14 @@ def test_app_notebooks_hold_only_calls():
         for c in code:
             assert not c.outputs and c.execution_count is None
             tree = ast.parse(c.source)
-            assert all(isinstance(n, ast.Expr | ast.ImportFrom | ast.Import) for n in tree.body), (name, c.source)
-        assert "get_query_string()" in code[-1].source                  # parameters come from the URL only
+            # calls, imports, and a call's result kept under a name (an app shown in steps): no logic
+            assert all(isinstance(n, ast.Expr | ast.ImportFrom | ast.Import) or (
+                isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+                and isinstance(n.value, ast.Call)) for n in tree.body), (name, c.source)
+        src = "\n".join(c.source for c in code)
+        assert "get_query_string()" in src                              # parameters come from the URL only
         if name != "model_builder":
-            assert hasattr(apps, name) and f"{name}(get_query_string())" in code[-1].source
+            assert hasattr(apps, name) and f"{name}(get_query_string()" in src
 
 
 def test_widget_callbacks_cannot_widen_the_scope(as_viewer, demo):
@@ -172,3 +176,51 @@ def test_widget_callbacks_cannot_widen_the_scope(as_viewer, demo):
     outsider = demo["vault"][-1][0]
     spick.v_model = display_code(outsider) if outsider not in demo["g7c1"] else "S-zzzzzz"
     assert '"data-test": "refused"' in _state(prof)
+
+
+def test_class_dashboard_first_paint(as_viewer, demo, monkeypatch):
+    """The staged class dashboard: its first part's HTML copy carries the live widgets' content (tables, charts) and
+    nothing more, with its own test and element ids; finish() adds the rest, ending where the one-step app does;
+    first_paint() displays only in a Voila kernel."""
+    import re
+
+    from widgets import first_paint as fp
+    as_viewer(Viewer("li_t", "head_teacher", classes=("G7C1",)))
+    whole = apps.class_dashboard("class=G7C1")
+    app = apps.class_dashboard("class=G7C1", staged=True)
+    copy = fp.static_html(app)
+    tests = re.findall(r'data-test="([^"]+)"', copy)
+    assert {"first-class-dashboard", "first-class-select", "first-distribution", "first-dimensions",
+            "first-students"} <= set(tests) and "first-teaching-map" not in tests
+    assert all(t.startswith("first-") for t in tests)
+    assert not re.search(r'class="[^"]*(?<![\w-])wb-app(?![\w-])', copy)   # never taken for the live app
+    assert not re.search(r'\bid="(?!fp-)', copy) and "url(#fp-" in copy  # chart ids and references renamed
+    html_widgets = [w for w in _walk(app) if isinstance(w, ipywidgets.HTML)]
+    tables = [w.value for w in html_widgets if "wb-table" in w.value]
+    assert len(tables) >= 4 and all(t in copy for t in tables)         # every table, as the live app shows it
+    assert copy.count("<svg") == sum(w.value.count("<svg") for w in html_widgets) == 2
+    assert "七年级(1)班" in copy and not _identifiers_in(copy, demo, masked_ok=True)
+
+    more = app.finish()
+    assert [w.attributes["data-test"] for w in more][:1] == ["teaching-map"] and app.finish() == []
+    cards = [w.attributes.get("data-test") for w in app.children[1].children if hasattr(w, "attributes")]
+    assert sorted(filter(None, cards)) == sorted(filter(None, [w.attributes.get("data-test") for w in whole.children[1].children
+                                                               if hasattr(w, "attributes")]))
+    assert cards.index("students") < cards.index("teaching-map")
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
+    monkeypatch.delenv("VOILA_BASE_URL", raising=False)
+    fp.first_paint(app)
+    assert shown == []                                                 # JupyterLab: the live app alone
+    monkeypatch.setenv("VOILA_BASE_URL", "/")
+    fp.first_paint(app)
+    (obj, kw), = shown
+    assert kw == {"metadata": {fp.MARK: True}} and fp.static_html(app) in obj.data and "wb-first-paint" in obj.data
+
+
+def _walk(widget):
+    yield widget
+    for c in getattr(widget, "children", None) or []:
+        if isinstance(c, ipywidgets.Widget):
+            yield from _walk(c)

@@ -41,6 +41,7 @@ class ScopedViews:
         self.con, self.viewer, self.term, self.lang, self.app = con, viewer, term, lang, app
         self.spec = as_spec(spec)
         self.audit = audit
+        self._shown: dict[tuple[str, str], dict[str, str]] = {}   # (class, lang) → names shown (class_dashboard)
         self.hide = frozenset() if viewer.spec.psychology else psychology_dimensions(self.spec)
         if app:
             viewer.require_app(app)
@@ -106,19 +107,33 @@ class ScopedViews:
                                                                                    name="code")).sort_index()
 
     # ------------------------------------------------------------------------------------ views
-    def class_dashboard(self, class_id: str) -> dict[str, Any]:
+    def class_dashboard(self, class_id: str, *, more: bool = True) -> dict[str, Any]:
         """Class overview (without emotion detail), its teaching map and alerts, learning partners and the
-        resource each student should start with, students by display name."""
+        resource each student should start with, students by display name. ``more=False`` leaves out the
+        teaching map and the recommendations (the slower half), which :meth:`class_dashboard_more` gives: an app
+        shows the first half while it computes the second."""
         self.viewer.require_class(class_id)
         view = class_overview(self.con, self.term, class_id, self.spec, self.lang, hide=self.hide)
         keys = list(view["students"]["student_key"])
         shown = self.names(keys, what=f"class {class_id}")
         view["students"].insert(0, "display", [shown[k] for k in keys])
         view["students"] = view["students"].drop(columns=["student_key"])
-        view["teaching_map"] = class_teaching_map(self.con, self.term, class_id, lang=self.lang)
         alerts = class_alerts(self.con, self.term, class_id, self.viewer.role, self.lang)
         alerts.insert(1, "display", [shown.get(k, c) for k, c in zip(alerts["student_key"], alerts["code"])])
         view["alerts"] = alerts.drop(columns=["student_key"])
+        self._shown[(class_id, self.lang)] = shown
+        if more:
+            view |= self.class_dashboard_more(class_id)
+        return view
+
+    def class_dashboard_more(self, class_id: str) -> dict[str, Any]:
+        """The second half of :meth:`class_dashboard`: ``teaching_map`` and the recommendations."""
+        self.viewer.require_class(class_id)
+        shown = self._shown.get((class_id, self.lang))
+        if shown is None:
+            self.class_dashboard(class_id, more=False)
+            shown = self._shown[(class_id, self.lang)]
+        view = {"teaching_map": class_teaching_map(self.con, self.term, class_id, lang=self.lang)}
         members = self._class_keys(class_id)
         extra = [k for k in members if k not in shown]          # enrolled but without a profile row
         names = shown | (self.names(extra, what=f"class {class_id}") if extra else {})
