@@ -457,3 +457,22 @@ def test_derived_rows_that_disagree_are_reported_not_silently_dropped(tmp_path, 
         assert rep.accepted == 3 and rep.balanced
         assert any("assessments: 1 derived record(s) disagree" in w and "stored" in w for w in rep.warnings), rep.warnings
         assert store.con.execute("SELECT max_score FROM assessments WHERE assessment_id = ?", [aid]).fetchall() == stored
+
+
+def test_rejects_workbook_holds_control_characters(store, key, tmp_path):
+    """A rejected value with a control character (which an xlsx cannot hold) is written as U+FFFD in the workbook
+    and kept as it was in the CSV; the report does not fail."""
+    import openpyxl
+    path = tmp_path / "terms.csv"
+    path.write_text("term_id,name_zh,start_date,end_date,weeks\n"
+                    "2026-2027-1,2026-2027学年第一学期,2026-09-01,2027-01-20,20\n"
+                    "2026-2027-2,第二\x07学期,2027-02-30,2027-07-10,20\n", encoding="utf-8")   # 3: no 30 February
+    rep = ingest_file(store, path, load_preset("demo_terms"), key, rejects_dir=tmp_path / "rejects")
+    assert (rep.accepted, rep.quarantined) == (1, 1), rep.as_dict()
+    csv_path, xlsx_path = (tmp_path / "rejects" / "terms.demo_terms.rejects.csv", tmp_path / "rejects" / "terms.demo_terms.rejects.xlsx")
+    assert "第二\x07学期" in csv_path.read_text(encoding="utf-8-sig")
+    sheet = openpyxl.load_workbook(xlsx_path, read_only=True)["rejects"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[1][1] == 3 and "第二\ufffd学期" in rows[1] and rows[1][4]     # row 3, the text, a reason
+    assert [r[0] for r in openpyxl.load_workbook(xlsx_path, read_only=True)["reasons"].iter_rows(values_only=True)][:2] == \
+        ["file", "terms.csv"]
