@@ -9,9 +9,9 @@ mostly HTML already (tables, SVG charts), so a notebook can show that HTML as so
   ``first-<id>``. It is marked in the output's metadata (:data:`MARK`).
 - the ``workbench`` Voila template writes a marked output straight into the page (Voila streams the page cell by
   cell, so it leaves the server as soon as its cell has run) and moves it out of the part Voila keeps hidden
-  until it has finished; other templates render it like any HTML output, with the widgets.
-- the copy hides itself once the live app (``.wb-app``) is on the page, so the viewer sees the same content become
-  interactive. Outside Voila (a notebook in JupyterLab) nothing is displayed.
+  until it has finished.
+- the template removes the copy once the live app (``.wb-app``) is on the page, so the viewer sees the same content
+  become interactive. Other templates never show it. Outside Voila (a notebook in JupyterLab) nothing is displayed.
 
 The copy carries exactly what the live widgets show the same viewer (it is built from them), so it adds no data
 to the page; all text is escaped, HTML widgets' values (our own, escaped when built) are copied as they are.
@@ -28,10 +28,13 @@ import ipywidgets as w
 MARK = "workbench-first-paint"
 ROOT_CLASS = "wb-first-paint"
 
-# Hides the copy once the live app has been drawn (the template hides Voila's spinner while it shows); a few rules
-# so the copy looks like the outlined Vuetify cards it stands for.
+# The copy is hidden unless the workbench template shows it (it also removes it once the live app is drawn, and
+# shrinks Voila's spinner meanwhile): other templates render outputs with the widgets, where a copy would only
+# double the page. A few rules make it look like the outlined Vuetify cards it stands for. (No `:has()` rule:
+# one on <body> made Chromium restyle the page at every widget it drew, 2–3 s more to the live app.)
 STYLE = f"""<style>
-body:has(.wb-app) .{ROOT_CLASS} {{ display: none; }}
+.{ROOT_CLASS} {{ display: none; }}
+.wb-first-paint-host .{ROOT_CLASS} {{ display: block; }}
 .{ROOT_CLASS} {{ font-family: Roboto, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; padding: 16px; max-width: 1400px; }}
 .{ROOT_CLASS} .wb-fp-card {{ border: 1px solid rgba(0,0,0,.12); border-radius: 4px; margin-bottom: 12px; }}
 .{ROOT_CLASS} .wb-fp-card-title {{ font-size: 1rem; font-weight: 500; padding: 12px 16px 4px; }}
