@@ -3,7 +3,14 @@
 For each size (default 10k, 100k and 1M students) the demo generator writes a school of that many
 students (``--events-per-week`` per student, default 20: the curve is about the growth, not the
 absolute level) and ingests it as ``workbench demo`` does — :func:`benchmarks.indicators.build_store`,
-cached in ``benchmarks/_work/``. Then, each in a fresh child process so that the peak memory is its own:
+cached in ``benchmarks/_work/``. A size above ``--generate-max`` (default 100k) is a district of tiles
+instead: copies of the largest generated size, each with its own students, classes, school and
+assessments (:func:`tile_store`). Generating and ingesting 1M students one by one would take ≈ 5–6 hours
+and 86 GB of exports on this machine (docs/scale.md); tiling the 100k store takes minutes, and an indicator
+costs the same work per student either way (``tests/scale/test_tiling.py``: a copy's students get the
+source students' values; ``--tile-check`` also measures the largest generated size as tiles of the
+smallest, to compare with the generated one). Then, each in a fresh child process so that the peak memory
+is its own:
 
 - **duckdb**: ``compute_indicators(con, term)`` (all indicators, the store opened read-only);
 - **spark**: the Parquet export (partitioned by term and school), the local Spark session (``local[*]``)
@@ -14,7 +21,7 @@ Peak memory is the largest resident set of the child and its descendants (the JV
 every 0.1 s. The table gives, per 10× students, the growth factor of time and memory (goal: ≤ 12×,
 near-linear). Prints; never asserts a timing.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
-[--spark-sizes 10000,100000] [--events-per-week 20]``.
+[--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check]``.
 """
 from __future__ import annotations
 
@@ -30,6 +37,57 @@ sys.path.insert(0, str(ROOT))
 
 TERM = "2026-2027-1"
 GOAL = 12.0
+# Tiling: a store of N × copies students made of `copies` copies of a generated N-student store. Each copy
+# gets its own students, classes, school and assessments (these ids get "~k"; the first copy keeps the
+# source's ids); the subject's items, the terms and the catalogue are one district's and stay shared.
+TILE_IDS = ("student_key", "target_key", "class_id", "school_id", "assessment_id", "resource_id")
+# not tiled: the identity vault (a benchmark store needs no identifiers), the ingest bookkeeping, and what
+# later steps write (profiles, mastery, alerts …): only the facts an indicator reads are copied
+TILE_SKIP = ("identity_vault", "identity_vault_ids", "identity_vault_review", "identity_vault_quarantine",
+             "quarantine", "ingest_log", "profiles", "profile_students", "profile_runs", "indicator_values",
+             "mastery", "alerts", "interventions", "partner_groups", "audit_log")
+
+
+def tile_store(src: Path, dst: Path, copies: int) -> Path:
+    """Write ``dst``: ``copies`` copies of the store ``src`` as one district (see ``TILE_IDS``).
+
+    Built with plain ``CREATE TABLE … AS`` (the same tables, columns and types as the store's, without the
+    primary-key indexes: a read-only benchmark store), each copy appended in turn so every table keeps the
+    source's physical order within a copy. ``workbench_meta`` is copied, so :func:`open_store` opens it.
+    """
+    import duckdb
+    from workbench.sqltext import q
+    from workbench.store.schema import TABLES
+    tmp = dst.with_name(dst.name + ".building")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    con.execute(f"ATTACH '{src}' AS src (READ_ONLY)")
+    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()}
+    for t in TABLES.values():
+        if t.name in TILE_SKIP or t.name not in present:
+            continue
+        cols = t.column_names()
+        n = copies if any(c in TILE_IDS for c in cols) else 1
+        for k in range(n):
+            sel = ", ".join(f"{q(c)} || '~{k}' AS {q(c)}" if k and c in TILE_IDS else q(c) for c in cols)
+            head = f"CREATE TABLE {q(t.name)} AS" if k == 0 else f"INSERT INTO {q(t.name)}"
+            con.execute(f"{head} SELECT {sel} FROM src.{q(t.name)}")
+    con.close()
+    tmp.rename(dst)
+    return dst
+
+
+def tiled_store(students: int, copies: int, events_per_week: float) -> Path:
+    """The cached store of ``copies`` tiles of the generated ``students``-student school."""
+    from benchmarks.indicators import WORK, build_store
+    dst = WORK / f"tiled_{students}x{copies}_{events_per_week:g}.duckdb"
+    if dst.exists():
+        return dst
+    src = build_store(students, events_per_week)
+    t0 = time.perf_counter()
+    tile_store(src, dst, copies)
+    print(f"tiled {copies} × {students:,} students into {dst.name} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return dst
 
 
 def measure(engine: str, store: str, master: str) -> dict:
@@ -98,6 +156,10 @@ def main() -> None:
     ap.add_argument("--spark-sizes", default="10000,100000")
     ap.add_argument("--events-per-week", type=float, default=20)
     ap.add_argument("--master", default="local[*]")
+    ap.add_argument("--generate-max", type=int, default=100_000,
+                    help="larger sizes are tiles of the largest generated size that divides them")
+    ap.add_argument("--tile-check", action="store_true",
+                    help="also measure the largest generated size as tiles of the smallest")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -105,17 +167,27 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.store, args.master)))
         return
     from benchmarks.indicators import build_store
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     spark_sizes = {int(s) for s in args.spark_sizes.split(",") if s}
-    rows: dict[str, list[dict]] = {"duckdb": [], "spark": []}
+    generated = [n for n in sizes if n <= args.generate_max]
+    plan: list[tuple[int, str, int, int]] = []   # size, engine, generated size, copies
     for n in sizes:
-        store = build_store(n, args.events_per_week)
-        for engine in ("duckdb", "spark"):
-            if engine == "spark" and n not in spark_sizes:
-                continue
-            res = run_child(engine, store, args.master) | {"size": n}
-            rows[engine].append(res)
-            print(f"  {engine:6} {n:>9,} students: {json.dumps(res)}", flush=True)
+        base = n if n <= args.generate_max else max((g for g in generated if n % g == 0), default=None)
+        if base is None:
+            raise SystemExit(f"{n:,} students: list a generated size (≤ {args.generate_max:,}) that divides it")
+        plan += [(n, e, base, n // base) for e in ("duckdb", "spark") if e == "duckdb" or n in spark_sizes]
+    if args.tile_check and len(generated) > 1 and generated[-1] % generated[0] == 0:
+        plan.append((generated[-1], "duckdb", generated[0], generated[-1] // generated[0]))
+    rows: dict[str, list[dict]] = {"duckdb": [], "spark": []}
+    checks: list[dict] = []
+    for n, engine, base, copies in plan:
+        store = build_store(n, args.events_per_week) if copies == 1 else \
+            tiled_store(base, copies, args.events_per_week)
+        res = run_child(engine, store, args.master) | {"size": n}
+        if copies > 1:
+            res["tiles"] = f"{copies} × {base:,}"
+        (checks if copies > 1 and n in generated else rows[engine]).append(res)
+        print(f"  {engine:6} {n:>9,} students: {json.dumps(res)}", flush=True)
     print(f"\nindicators of one term, all {len(__import__('workbench').indicators.load_catalogue().indicators)} "
           f"catalogue indicators; {args.events_per_week:g} events per student-week; growth per 10× students "
           f"(goal ≤ {GOAL:g}×)")
@@ -125,6 +197,7 @@ def main() -> None:
         gt, gm = growth(ok, "seconds"), growth(ok, "peak_mb")
         for r, a, b in zip(ok, gt, gm):
             notes = (f"session {r['start_s']:.0f} s, export {r['export_s']:.0f} s" if "start_s" in r else "")
+            notes += f"tiles: {r['tiles']} students" if "tiles" in r else ""
             if r.get("unsupported"):
                 notes += f"; not on {engine}: {', '.join(r['unsupported'])}"
             print(f"{engine:7} {r['size']:>10,} {r['events']:>12,} {r['seconds']:>9.1f} {a:>7} {r['peak_mb']:>9.0f} "
@@ -132,6 +205,13 @@ def main() -> None:
         for r in rs:
             if "error" in r:
                 print(f"{engine:7} {r['size']:>10,} failed: {r['error']}")
+    for r in checks:  # the same size generated and tiled: what tiling does to the measurement
+        gen = next((g for g in rows["duckdb"] if g["size"] == r["size"] and "error" not in g), None)
+        if "error" in r or gen is None:
+            continue
+        print(f"tile check: {r['size']:,} students as {r['tiles']} tiles: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB "
+              f"(generated: {gen['seconds']:.1f} s, {gen['peak_mb']:.0f} MB; tiles / generated: time "
+              f"{r['seconds'] / gen['seconds']:.2f}, memory {r['peak_mb'] / gen['peak_mb']:.2f})")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ class Family:
     base: str
     sources: tuple[str, ...]
     kind: str = "sql"         # sql | network (the base is an edge list: source, target, weight)
+    # run per slice of students on a district (compute.SLICE_STUDENTS); false when the base has a window across
+    # students (the z-score of an assessment, a class's size): a slice's filter cannot go below it, so every
+    # slice would compute the whole window again, while the per-student state is small anyway
+    sliced: bool = True
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,10 @@ def _load(dirs: tuple[str, ...]) -> Catalogue:
                 raise CatalogueError(f"{f}: families.{fid}: defined twice / 指标族重复定义")
             if "$term" not in spec.get("base", ""):
                 raise CatalogueError(f"{f}: families.{fid}.base: the base query must filter by $term / 基础查询须按学期筛选")
-            fams[fid] = Family(fid, spec["base"], tuple(spec.get("sources") or ()), spec.get("kind", "sql"))
+            if not isinstance(spec.get("sliced", True), bool):
+                raise CatalogueError(f"{f}: families.{fid}.sliced: true or false / 须为 true 或 false")
+            fams[fid] = Family(fid, spec["base"], tuple(spec.get("sources") or ()), spec.get("kind", "sql"),
+                               spec.get("sliced", True))
     cat = Catalogue(dims, fams)
     for f, doc in docs:
         for i, spec in enumerate(doc.get("indicators") or []):

@@ -22,8 +22,12 @@ from workbench.sqltext import q
 
 Progress = Callable[[str, int, int], None]
 Run = Callable[[str, dict[str, str]], pd.DataFrame]
-BETWEENNESS_SAMPLE = 200
-SIGNIFICANT = 12           # indicator values are rounded to this many significant digits   # exact betweenness in groups up to this size, a seeded sample of sources above
+BETWEENNESS_SAMPLE = 200   # exact betweenness in groups up to this size, a seeded sample of sources above
+SIGNIFICANT = 12           # indicator values are rounded to this many significant digits
+# On DuckDB a family's GROUP BY keeps its state for every student at once: at 1M students the responses
+# family (a median and a distinct count over 5.5 × 10^8 answers) needed more than 37 GB of spill. Above this
+# many students the families run once per slice of students (a hash of the key), each slice's state alone.
+SLICE_STUDENTS = 200_000
 
 
 @dataclass
@@ -58,11 +62,29 @@ def _needed(cat: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], set[st
     return wanted + extra, weekly_of
 
 
-def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bool) -> str:
+def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bool,
+                  part: tuple[int, int] | None = None) -> str:
+    """The family's fused query; with ``part = (i, k)`` only for the students in slice ``i`` of ``k``.
+
+    The slice filters the base's rows (after the base, so a window in it still sees every student, e.g. the
+    z-score of an assessment), so the GROUP BY holds one slice's students; a student is in exactly one slice.
+    """
     keys = "b.student_key, b.week" if weekly else "b.student_key"
     cols = ", ".join(f"{i.expr} AS {q(i.id)}" for i in inds)
     where = " WHERE b.week IS NOT NULL" if weekly else ""
-    return f"SELECT {keys}, {cols} FROM ({cat.families[family].base}) b{where} GROUP BY {keys}"
+    base = cat.families[family].base
+    if part and part[1] > 1:
+        i, k = part  # the remainder made non-negative: Spark's hash is a signed 32-bit int
+        base = f"SELECT * FROM ({base}) s WHERE ((hash(s.student_key) % {k}) + {k}) % {k} = {i}"
+    return f"SELECT {keys}, {cols} FROM ({base}) b{where} GROUP BY {keys}"
+
+
+def _in_slices(k: int, run: Callable[[tuple[int, int] | None], pd.DataFrame | None]) -> pd.DataFrame | None:
+    """``run(part)`` for each of ``k`` slices of the students, the results stacked (``None`` if none ran)."""
+    if k <= 1:
+        return run(None)
+    frames = [f for i in range(k) if (f := run((i, k))) is not None]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _network(run: Run, cat: Catalogue, family: str, inds: list[Indicator],
@@ -120,7 +142,8 @@ def _class_groups(scope: pd.DataFrame, nodes: np.ndarray) -> np.ndarray:
 
 def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[str] | None = None, *,
                        weekly: bool = False, catalogue: Catalogue | None = None,
-                       progress: Progress | None = None, engine: Engine | None = None) -> IndicatorFrame:
+                       progress: Progress | None = None, engine: Engine | None = None,
+                       slices: int | None = None) -> IndicatorFrame:
     """Compute indicators ``ids`` (default: all) for every student of ``term``.
 
     Parameters
@@ -131,6 +154,9 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     weekly : also return the weekly series of every weekly indicator asked for, and those behind trends.
     engine : where the catalogue's SQL runs (default: DuckDB on ``con``; see :mod:`workbench.indicators.engines`).
         Indicators the engine cannot run are in ``unsupported`` and ``missing``, with the reason.
+    slices : run each family once per slice of the students (same values, less memory at once). Default: on
+        DuckDB one slice per ``SLICE_STUDENTS`` students of the term (a school: one); on other engines one
+        (Spark spreads the state over its executors).
 
     Examples
     --------
@@ -152,6 +178,8 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     pop = population(con, term)
     params = {"term": term}
     engine = engine or DuckDBEngine(con)
+    if slices is None:
+        slices = -(-len(pop) // SLICE_STUDENTS) if isinstance(engine, DuckDBEngine) else 1
     unsupported: dict[str, str] = {}
     families: dict[tuple[str, str], list[Indicator]] = {}
     for ind in inds:
@@ -168,15 +196,15 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             except EngineUnsupported as exc:
                 unsupported.update({m.id: str(exc) for m in members})
         else:
-            got = _run_family(engine.query, lambda ms, f=fam: _family_query(cat, f, ms, False), members, params,
-                              ["student_key"], unsupported)
+            got = _in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam, ms=members: _run_family(
+                engine.query, lambda m: _family_query(cat, f, m, False, part), ms, params, ["student_key"], unsupported))
             if got is not None:
                 parts.append(got.set_index("student_key"))
     if progress:
         progress("weekly", len(families), steps)
     trends = [i for i in inds if i.kind == "trend"]
     weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly,
-                                           run=engine.query, unsupported=unsupported)
+                                           run=engine.query, unsupported=unsupported, slices=slices)
     parts += slopes
     keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
     keys = keys.rename("student_key")
@@ -242,8 +270,8 @@ def _run_family(run: Run, sql_of: Callable[[list[Indicator]], str], members: lis
 
 def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
                        trends: list[Indicator], params: dict[str, str], *, series: bool,
-                       run: Run | None = None,
-                       unsupported: dict[str, str] | None = None) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
+                       run: Run | None = None, unsupported: dict[str, str] | None = None,
+                       slices: int = 1) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
     """The weekly series (one GROUP BY student, week per family; long form when ``series``) and the trends:
     the slope of each trend's weekly indicator over the weeks, where it has at least three weeks with a value.
     Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas.
@@ -265,8 +293,8 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
                 unsupported[t.id] = f"its weekly indicator {t.of} is not supported"
         here = [t for t in here if t.id not in unsupported]
         if series:
-            w = _run_family(run, lambda ms, f=fam: _family_query(cat, f, ms, True), members, params,
-                            ["student_key", "week"], unsupported)
+            w = _in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam, ms=members: _run_family(
+                run, lambda m: _family_query(cat, f, m, True, part), ms, params, ["student_key", "week"], unsupported))
             if w is None:
                 continue
             members = [m for m in members if m.id not in unsupported]
@@ -280,9 +308,10 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
                 finally:
                     con.unregister("wb_weekly_series")
         elif here:
-            sql = _family_query(cat, fam, [m for m in members if m.id not in unsupported], True)
+            ms = [m for m in members if m.id not in unsupported]
             try:
-                slopes.append(run(_slope_query(here, f"({sql})"), params).set_index("student_key"))
+                slopes.append(_in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam: run(
+                    _slope_query(here, f"({_family_query(cat, f, ms, True, part)})"), params)).set_index("student_key"))
             except EngineUnsupported as exc:
                 unsupported.update({t.id: str(exc) for t in here})
     if not series:

@@ -1,0 +1,72 @@
+"""Families run per slice of students (a district's GROUP BY state a slice at a time) give the same values."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tests.scale.conftest import TERM
+from workbench.indicators import compute_indicators
+from workbench.indicators import compute as compute_mod
+from workbench.store import open_store
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return a.index.equals(b.index) and list(a.columns) == list(b.columns) and bool(
+        np.isclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True).all())
+
+
+def test_sliced_families_equal_the_whole(small_store):
+    with open_store(small_store, read_only=True) as s:
+        whole = compute_indicators(s.con, TERM, weekly=True, slices=1)
+        sliced = compute_indicators(s.con, TERM, weekly=True, slices=4)
+        trends_only = compute_indicators(s.con, TERM, ["beh_engagement_trend", "acad_accuracy_trend"], slices=3)
+    assert len(whole.values) > 100 and whole.values.notna().sum().sum() > 50 * 60
+    assert _same(whole.values, sliced.values)
+    keys = ["indicator_id", "student_key", "week"]
+    w, v = whole.weekly.set_index(keys).sort_index()["value"], sliced.weekly.set_index(keys).sort_index()["value"]
+    assert len(w) > 1000 and w.index.equals(v.index) and np.allclose(w, v, equal_nan=True)
+    # the slopes taken in SQL over each slice's weekly query (no series collected)
+    assert _same(trends_only.values, whole.values[["beh_engagement_trend", "acad_accuracy_trend"]])
+
+
+def test_every_student_is_in_exactly_one_slice(small_store):
+    cat = compute_mod.load_catalogue()
+    members = [i for i in cat.indicators.values() if i.family == "responses" and i.kind == "sql"]
+    with open_store(small_store, read_only=True) as s:
+        parts = [s.con.execute(compute_mod._family_query(cat, "responses", members, False, (i, 5)),
+                               {"term": TERM}).df() for i in range(5)]
+        whole = s.con.execute(compute_mod._family_query(cat, "responses", members, False), {"term": TERM}).df()
+    keys = pd.concat([p["student_key"] for p in parts])
+    assert keys.is_unique and set(keys) == set(whole["student_key"]) and all(len(p) for p in parts)
+
+
+def test_a_district_is_sliced_by_default_and_a_school_is_not(small_store, monkeypatch):
+    seen = []
+    real = compute_mod._family_query
+    monkeypatch.setattr(compute_mod, "_family_query", lambda *a, **k: seen.append(a[4:] or (k.get("part"),)) or real(*a, **k))
+    with open_store(small_store, read_only=True) as s:
+        compute_indicators(s.con, TERM, ["acad_item_accuracy"])
+        assert {p for (p,) in seen} == {None}
+        seen.clear()
+        monkeypatch.setattr(compute_mod, "SLICE_STUDENTS", 50)   # 118 students → 3 slices of at most ~50
+        compute_indicators(s.con, TERM, ["acad_item_accuracy"])
+    assert sorted(p for (p,) in seen) == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_slices_on_spark_equal_duckdb(small_store, spark_engine):
+    ids = ["acad_item_accuracy", "acad_response_time", "beh_items_practised", "acad_accuracy_trend"]
+    with open_store(small_store, read_only=True) as s:
+        duck = compute_indicators(s.con, TERM, ids)
+        spark = compute_indicators(s.con, TERM, ids, engine=spark_engine, slices=3)
+    assert spark.unsupported == {} and _same(duck.values, spark.values)
+
+
+def test_families_with_a_window_across_students_are_not_sliced():
+    import re
+    cat = compute_mod.load_catalogue()
+    for fam in cat.families.values():
+        parts = [p.strip() for p in re.findall(r"PARTITION BY\s+(.*?)\s*(?:ORDER BY|\))", fam.base, re.S)]
+        across = [p for p in parts if "student_key" not in p]
+        assert fam.sliced == (not across), (fam.id, parts)
+    assert {f.id for f in cat.families.values() if not f.sliced} == {
+        "roster", "scores", "score_subjects", "exam_sequence", "score_rank"}
