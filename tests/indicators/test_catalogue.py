@@ -148,6 +148,20 @@ def test_duplicate_indicator_id_is_refused(tmp_path):
         load_catalogue([CATALOGUE_DIR, tmp_path])
 
 
+@pytest.mark.parametrize("base, sliced, message", [
+    ("SELECT student_key FROM events WHERE term_id = $term AND $slice(hash(student_key))", True, "$slice(<alias>.student_key)"),
+    ("SELECT student_key FROM events WHERE term_id = $term AND $slice", True, "$slice(<alias>.student_key)"),
+    ("SELECT student_key FROM events WHERE term_id = $term AND $slice(student_key)", False, "without sliced: true"),
+])
+def test_slice_marker_is_checked(tmp_path, base, sliced, message):
+    import yaml
+    doc = {"families": {"broken_family": {"sources": ["events"], "base": base, "sliced": sliced}}}
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue([CATALOGUE_DIR, tmp_path])
+    assert "broken.yaml: families.broken_family" in str(err.value) and message in str(err.value)
+
+
 def test_catalogue_files_are_package_data():
     import tomllib
     cfg = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())

@@ -18,6 +18,7 @@ SELECT b.student_key, count(*) FILTER (WHERE kind = 'club') AS value
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -44,10 +45,35 @@ class Family:
     base: str
     sources: tuple[str, ...]
     kind: str = "sql"         # sql | network (the base is an edge list: source, target, weight)
-    # run per slice of students on a district (compute.SLICE_STUDENTS); false when the base has a window across
-    # students (the z-score of an assessment, a class's size): a slice's filter cannot go below it, so every
-    # slice would compute the whole window again, while the per-student state is small anyway
-    sliced: bool = True
+    # run per slice of students on a district (compute.SLICE_STUDENTS): for a large state per student (distinct
+    # counts, medians, a per-student window); never where the base has a window across students (the z-score of
+    # an assessment, a class's size): a slice's filter cannot go below it. See families.yaml.
+    sliced: bool = False
+
+    def sql(self, part: tuple[int, int] | None = None) -> str:
+        """The base query; with ``part = (i, k)`` only the rows of the students in slice ``i`` of ``k``.
+
+        Where the base marks the place with ``$slice(<student key column>)`` the slice's filter goes there (below
+        a window or a DISTINCT that is per student, so each slice computes only its own students' rows); the
+        whole base has ``TRUE`` there. Otherwise the filter goes around the base, after it.
+        """
+        sliced = part is not None and part[1] > 1
+        if SLICE_MARK.search(self.base):
+            return SLICE_MARK.sub(lambda m: slice_filter(m.group(1), part) if sliced else "TRUE", self.base)
+        if not sliced:
+            return self.base
+        return f"SELECT * FROM ({self.base}) s WHERE {slice_filter('s.student_key', part)}"
+
+
+# where a family's base takes a slice's filter, e.g. ``WHERE e.term_id = $term AND $slice(e.student_key)``
+SLICE_MARK = re.compile(r"\$slice\(\s*([A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)?)\s*\)")
+
+
+def slice_filter(column: str, part: tuple[int, int]) -> str:
+    """True for the students in slice ``i`` of ``k``: a hash of the key, the remainder made non-negative
+    (Spark's hash is a signed 32-bit int), so a student is in exactly one slice on either engine."""
+    i, k = part
+    return f"((hash({column}) % {k}) + {k}) % {k} = {i}"
 
 
 @dataclass(frozen=True)
@@ -121,10 +147,10 @@ class Catalogue:
                     f"GROUP BY student_key HAVING count(value) >= 3")
         fam = self.families[ind.family]
         if ind.kind == "network":
-            return f"-- networkx {ind.measure} over the edge list:\n{fam.base.strip()}"
+            return f"-- networkx {ind.measure} over the edge list:\n{fam.sql().strip()}"
         keys = "b.student_key, b.week" if weekly else "b.student_key"
         where = "\nWHERE b.week IS NOT NULL" if weekly else ""
-        return f"SELECT {keys}, {ind.expr} AS value\nFROM (\n{fam.base.strip()}\n) b{where}\nGROUP BY {keys}"
+        return f"SELECT {keys}, {ind.expr} AS value\nFROM (\n{fam.sql().strip()}\n) b{where}\nGROUP BY {keys}"
 
     def select(self, dimension: str | None = None) -> list[Indicator]:
         return [i for i in self.indicators.values() if dimension in (None, i.dimension)]
@@ -199,10 +225,17 @@ def _load(dirs: tuple[str, ...]) -> Catalogue:
                 raise CatalogueError(f"{f}: families.{fid}: defined twice / 指标族重复定义")
             if "$term" not in spec.get("base", ""):
                 raise CatalogueError(f"{f}: families.{fid}.base: the base query must filter by $term / 基础查询须按学期筛选")
-            if not isinstance(spec.get("sliced", True), bool):
+            if not isinstance(spec.get("sliced", False), bool):
                 raise CatalogueError(f"{f}: families.{fid}.sliced: true or false / 须为 true 或 false")
+            marks = len(SLICE_MARK.findall(spec["base"]))
+            if spec["base"].count("$slice") != marks:
+                raise CatalogueError(f"{f}: families.{fid}.base: write $slice(<alias>.student_key), one column "
+                                     f"/ 须写作 $slice(<别名>.student_key)")
+            if marks and spec.get("sliced", False) is False:
+                raise CatalogueError(f"{f}: families.{fid}: $slice(...) in a family without sliced: true "
+                                     f"/ 未设 sliced: true 的指标族不能含 $slice(...)")
             fams[fid] = Family(fid, spec["base"], tuple(spec.get("sources") or ()), spec.get("kind", "sql"),
-                               spec.get("sliced", True))
+                               spec.get("sliced", False))
     cat = Catalogue(dims, fams)
     for f, doc in docs:
         for i, spec in enumerate(doc.get("indicators") or []):

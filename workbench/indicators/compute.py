@@ -7,6 +7,7 @@ no mood check-ins, and a profile model then reweights (see ``workbench.model``).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from workbench.indicators.catalogue import Catalogue, Indicator, load_catalogue
+from workbench.indicators.catalogue import SLICE_MARK, Catalogue, Indicator, load_catalogue
 from workbench.indicators.engines import DuckDBEngine, Engine, EngineUnsupported
 from workbench.indicators.network import Network
 from workbench.sqltext import q
@@ -66,17 +67,30 @@ def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bo
                   part: tuple[int, int] | None = None) -> str:
     """The family's fused query; with ``part = (i, k)`` only for the students in slice ``i`` of ``k``.
 
-    The slice filters the base's rows (after the base, so a window in it still sees every student, e.g. the
-    z-score of an assessment), so the GROUP BY holds one slice's students; a student is in exactly one slice.
+    The slice filters the base's rows (where the base marks it with ``$slice(...)``, else after the base: see
+    :meth:`Family.sql`), so the GROUP BY holds one slice's students; a student is in exactly one slice.
     """
     keys = "b.student_key, b.week" if weekly else "b.student_key"
     cols = ", ".join(f"{i.expr} AS {q(i.id)}" for i in inds)
     where = " WHERE b.week IS NOT NULL" if weekly else ""
-    base = cat.families[family].base
-    if part and part[1] > 1:
-        i, k = part  # the remainder made non-negative: Spark's hash is a signed 32-bit int
-        base = f"SELECT * FROM ({base}) s WHERE ((hash(s.student_key) % {k}) + {k}) % {k} = {i}"
+    base = cat.families[family].sql(part)
     return f"SELECT {keys}, {cols} FROM ({base}) b{where} GROUP BY {keys}"
+
+
+# aggregates whose state grows with a student's rows (the reason a family is sliced); a query of a sliced family
+# whose members have none of these (e.g. the weekly accuracy behind a trend) and whose base marks no per-student
+# DISTINCT or window keeps a few numbers per student and runs whole (at 1M students: one scan instead of five)
+HOLISTIC = re.compile(r"\b(?:count\s*\(\s*DISTINCT|median\s*\(|quantile\w*\s*\(|mode\s*\(|list\s*\(|"
+                      r"array_agg\s*\(|string_agg\s*\()", re.I)
+
+
+def _slices_for(cat: Catalogue, family: str, members: list[Indicator], slices: int) -> int:
+    fam = cat.families[family]
+    if not fam.sliced:
+        return 1
+    if SLICE_MARK.search(fam.base) or any(HOLISTIC.search(m.expr or "") for m in members):
+        return slices
+    return 1
 
 
 def _in_slices(k: int, run: Callable[[tuple[int, int] | None], pd.DataFrame | None]) -> pd.DataFrame | None:
@@ -95,7 +109,7 @@ def _network(run: Run, cat: Catalogue, family: str, inds: list[Indicator],
 
     The values are networkx's (``degree_centrality``, ``pagerank``, ``betweenness_centrality``,
     ``clustering``) on the graph of the edge list, computed on arrays by :mod:`workbench.indicators.network`."""
-    edges = run(cat.families[family].base, {"term": term})
+    edges = run(cat.families[family].sql(), {"term": term})
     if edges.empty:
         return pd.DataFrame(index=pd.Index([], name="student_key"))
     edges = edges.drop_duplicates(subset=list(edges.columns[:2]), keep="last")   # a DiGraph keeps the last weight
@@ -196,7 +210,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             except EngineUnsupported as exc:
                 unsupported.update({m.id: str(exc) for m in members})
         else:
-            got = _in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam, ms=members: _run_family(
+            got = _in_slices(_slices_for(cat, fam, members, slices), lambda part, f=fam, ms=members: _run_family(
                 engine.query, lambda m: _family_query(cat, f, m, False, part), ms, params, ["student_key"], unsupported))
             if got is not None:
                 parts.append(got.set_index("student_key"))
@@ -293,7 +307,7 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
                 unsupported[t.id] = f"its weekly indicator {t.of} is not supported"
         here = [t for t in here if t.id not in unsupported]
         if series:
-            w = _in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam, ms=members: _run_family(
+            w = _in_slices(_slices_for(cat, fam, members, slices), lambda part, f=fam, ms=members: _run_family(
                 run, lambda m: _family_query(cat, f, m, True, part), ms, params, ["student_key", "week"], unsupported))
             if w is None:
                 continue
@@ -310,7 +324,7 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
         elif here:
             ms = [m for m in members if m.id not in unsupported]
             try:
-                slopes.append(_in_slices(slices if cat.families[fam].sliced else 1, lambda part, f=fam: run(
+                slopes.append(_in_slices(_slices_for(cat, fam, ms, slices), lambda part, f=fam: run(
                     _slope_query(here, f"({_family_query(cat, f, ms, True, part)})"), params)).set_index("student_key"))
             except EngineUnsupported as exc:
                 unsupported.update({t.id: str(exc) for t in here})
