@@ -272,7 +272,7 @@ def networkx_direct(con, family, scope: pd.DataFrame) -> pd.DataFrame:
     PageRank on it, betweenness and clustering on each class's subgraph."""
     import networkx as nx
     directed = nx.DiGraph()
-    directed.add_weighted_edges_from(con.execute(family.base, {"term": TERM}).fetchall())
+    directed.add_weighted_edges_from(con.execute(family.sql(), {"term": TERM}).fetchall())
     undirected = directed.to_undirected()
     n = max(len(scope), directed.number_of_nodes())
     klass = scope["class_id"].to_dict()

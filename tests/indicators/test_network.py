@@ -44,7 +44,7 @@ def _networkx(edges: pd.DataFrame, scope: pd.DataFrame, sample: int | None = Non
 def demo_network(demo_school):
     con = duckdb.connect(str(demo_school["store"]), read_only=True)
     cat = load_catalogue()
-    edges = con.execute(cat.families["interaction_network"].base + " ORDER BY 1, 2", {"term": TERM}).df()
+    edges = con.execute(cat.families["interaction_network"].sql() + " ORDER BY 1, 2", {"term": TERM}).df()
     scope = population(con, TERM)
     frame = compute_indicators(con, TERM, list(MEASURES))
     con.close()

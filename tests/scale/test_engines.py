@@ -23,7 +23,9 @@ def test_every_family_translates_to_spark_sql():
     cat = load_catalogue()
     for fam, family in cat.families.items():
         members = [i for i in cat.indicators.values() if i.family == fam and i.kind == "sql"]
-        for sql in [family.base] + ([_family_query(cat, fam, members, w) for w in (False, True)] if members else []):
+        queries = [family.sql(), family.sql((1, 3))] + [
+            _family_query(cat, fam, members, w, part) for w in (False, True) for part in (None, (2, 3)) if members]
+        for sql in queries:
             text = to_spark_sql(sql)
             assert "$term" not in text and ":term" in text, fam
     assert "AS DOUBLE" in to_spark_sql("SELECT avg(CASE WHEN x THEN 1.0 ELSE 0.0 END) FROM t")
