@@ -41,7 +41,7 @@ class Network:
         self.self_loop[self.src[loop]] = True
         # undirected simple graph: each linked pair once (i < j), self-loops apart
         a, b = np.minimum(self.src[~loop], self.dst[~loop]), np.maximum(self.src[~loop], self.dst[~loop])
-        pairs = np.unique(a * n + b)
+        pairs = _sorted_unique(a * n + b)
         self.ua, self.ub = pairs // n, pairs % n
 
     def degree(self) -> np.ndarray:
@@ -111,6 +111,13 @@ class Network:
             adj[local[eb], local[ea]] = 1.0
             out[members] = _brandes_dense(adj)
         return out
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` for an int64 array by sorting: numpy 2.4's unique hashes, 25 s on the 21M edge keys of
+    a million students where a sort and a neighbour comparison take 0.2 s."""
+    s = np.sort(keys)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])] if len(s) else s
 
 
 def _brandes_dense(adj: np.ndarray) -> np.ndarray:
