@@ -193,7 +193,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     ((0, 2), ['acad_score_mean', 'beh_engagement_trend'])
     """
     cat = catalogue or load_catalogue()
-    ids = list(ids) if ids is not None else list(cat.indicators)
+    ids = list(dict.fromkeys(ids)) if ids is not None else list(cat.indicators)
     unknown = [i for i in ids if i not in cat]
     if unknown:
         raise KeyError(f"unknown indicator(s) {', '.join(unknown)} / 未知指标; see `workbench indicators`")
@@ -231,27 +231,27 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly,
                                            run=engine.query, unsupported=unsupported, slices=slices)
     parts += slopes
-    keys = pop.index.union(pd.Index(pd.unique(np.concatenate([p.index.to_numpy() for p in parts])))) if parts else pop.index
-    keys = keys.rename("student_key")
-    values = (pd.concat([p.astype(float).reindex(keys) for p in parts], axis=1) if parts
-              else pd.DataFrame(index=keys))
-    values = values.reindex(columns=[i for i in ids]).astype(float)
+    keys, mat = _assemble(pop.index, parts, ids)
     missing: dict[str, str] = {}
-    scope = pop.reindex(values.index)
-    klass = scope["class_id"]
-    for i in ids:
-        col = values[i]
+    scope = pop.reindex(keys)
+    # "none" is a fact only where the source covers the student's class (a class with any value); elsewhere (e.g.
+    # OULAD's VLE subset covers 3 of 22 presentations) it stays unknown. On class codes: at 1M students a set
+    # of class ids per indicator took seconds each
+    klass, _ = pd.factorize(scope["class_id"])          # -1: no class
+    has_class = klass >= 0
+    for j, i in enumerate(ids):
+        known = ~np.isnan(mat[:, j])
         if i in unsupported:
             missing[i] = f"{engine.name} 不能计算 / not supported on {engine.name}: {unsupported[i]}"
-        elif col.notna().sum() == 0:
+        elif not known.any():
             src = ", ".join(cat.sources(i))
             missing[i] = (f"没有数据（来源表 {src} 本学期无相关记录）/ no data (nothing in {src} for this term)")
         elif cat[i].fill is not None:
-            # "none" is a fact only where the source covers the student's class (a class with any value);
-            # elsewhere (e.g. OULAD's VLE subset covers 3 of 22 presentations) it stays unknown
-            covered = set(klass[col.notna()].dropna())
-            where = col.isna() & (klass.isin(covered) | (klass.isna() & klass[col.notna()].isna().any()))
-            values.loc[where, i] = float(cat[i].fill)
+            covered = np.zeros(klass.max() + 2 if len(klass) else 1, dtype=bool)   # last slot: "no class" (code -1)
+            covered[klass[known & has_class]] = True
+            covered[-1] = bool((known & ~has_class).any())
+            mat[~known & covered[klass], j] = float(cat[i].fill)
+    values = pd.DataFrame(mat, index=keys, columns=ids)
     scope["school_id"] = scope["school_id"].fillna(_only_school(con))
     values = _significant(values)
     if progress:
@@ -260,6 +260,28 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     return IndicatorFrame(term, values.sort_index(), scope.sort_index(),
                           weekly_df.sort_values(["indicator_id", "student_key", "week"], ignore_index=True) if weekly else None,
                           missing, {i: why for i, why in unsupported.items() if i in ids})
+
+
+def _assemble(population: pd.Index, parts: list[pd.DataFrame], ids: list[str]) -> tuple[pd.Index, np.ndarray]:
+    """The students (the population and every student a part has a value for, sorted) and their values of
+    ``ids`` (a float matrix, NaN where no part has one). The keys of all parts are factorized together once, on
+    their Arrow strings: at 1M students reindexing each family's frame to the union took 40 s of a 390 s run."""
+    frames = [pd.Series(population)] + [pd.Series(p.index) for p in parts]
+    codes, uniques = pd.factorize(pd.concat(frames, ignore_index=True), use_na_sentinel=False)
+    order = np.asarray(uniques.argsort())
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    keys = pd.Index(uniques.take(order), name="student_key")
+    mat = np.full((len(keys), len(ids)), np.nan)
+    column = {i: j for j, i in enumerate(ids)}
+    start = len(population)
+    for p in parts:
+        rows = rank[codes[start:start + len(p)]]
+        start += len(p)
+        for c in p.columns:
+            if c in column:
+                mat[rows, column[c]] = p[c].to_numpy(dtype=float, na_value=np.nan)
+    return keys, mat
 
 
 def _significant(values: pd.DataFrame, digits: int = SIGNIFICANT) -> pd.DataFrame:
