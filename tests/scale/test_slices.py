@@ -33,11 +33,14 @@ def test_every_student_is_in_exactly_one_slice(small_store):
     cat = compute_mod.load_catalogue()
     members = [i for i in cat.indicators.values() if i.family == "responses" and i.kind == "sql"]
     with open_store(small_store, read_only=True) as s:
-        parts = [s.con.execute(compute_mod._family_query(cat, "responses", members, False, (i, 5)),
-                               {"term": TERM}).df() for i in range(5)]
+        bounds = compute_mod.slice_bounds(compute_mod.population(s.con, TERM).index, 5)
+        parts = [s.con.execute(compute_mod._family_query(cat, "responses", members, False, b),
+                               {"term": TERM}).df() for b in bounds]
         whole = s.con.execute(compute_mod._family_query(cat, "responses", members, False), {"term": TERM}).df()
     keys = pd.concat([p["student_key"] for p in parts])
-    assert keys.is_unique and set(keys) == set(whole["student_key"]) and all(len(p) for p in parts)
+    assert len(bounds) == 5 and keys.is_unique and set(keys) == set(whole["student_key"])
+    sizes = [len(p) for p in parts]
+    assert min(sizes) >= len(whole) // 5 - 2 and max(sizes) <= len(whole) // 5 + 3, sizes   # about as many each
 
 
 def test_a_district_is_sliced_by_default_and_a_school_is_not(small_store, monkeypatch):
@@ -50,7 +53,8 @@ def test_a_district_is_sliced_by_default_and_a_school_is_not(small_store, monkey
         seen.clear()
         monkeypatch.setattr(compute_mod, "SLICE_STUDENTS", 50)   # 118 students → 3 slices of at most ~50
         compute_indicators(s.con, TERM, ["acad_response_time"])          # a median: sliced
-        assert sorted(p for (p,) in seen) == [(0, 3), (1, 3), (2, 3)]
+        assert len(seen) == 3 and seen[0][0][0] is None and seen[-1][0][1] is None   # 3 key ranges, open ends
+        assert [p[0][1] for p in seen[:-1]] == [p[0][0] for p in seen[1:]]          # each starts where the last ended
         seen.clear()
         # the same family's accuracy (an average) and the trend of its weekly accuracy keep a few numbers per
         # student: one scan; the activity days' base marks a per-student DISTINCT: sliced
@@ -58,7 +62,8 @@ def test_a_district_is_sliced_by_default_and_a_school_is_not(small_store, monkey
         assert {p for (p,) in seen} == {None}
         seen.clear()
         compute_indicators(s.con, TERM, ["beh_active_days"])
-    assert sorted(p for (p,) in seen) == [(0, 3), (1, 3), (2, 3)]
+    assert len(seen) == 3 and seen[0][0][0] is None and seen[-1][0][1] is None   # 3 key ranges, open ends
+    assert [p[0][1] for p in seen[:-1]] == [p[0][0] for p in seen[1:]]          # each starts where the last ended
 
 
 def test_slices_on_spark_equal_duckdb(small_store, spark_engine):
@@ -92,11 +97,11 @@ def test_a_marked_base_takes_the_slice_inside():
     events' days again: 256 s, a third of the whole run); the whole base has TRUE there."""
     cat = compute_mod.load_catalogue()
     gaps = cat.families["activity_gaps"]
-    whole, part = gaps.sql(), gaps.sql((2, 5))
+    whole, part = gaps.sql(), gaps.sql(("S4", "S8"))
     assert "$slice" not in whole + part and "AND TRUE)" in whole
-    assert "AND ((hash(e.student_key) % 5) + 5) % 5 = 2)" in part and not part.startswith("SELECT * FROM (")
-    resp = cat.families["responses"].sql((1, 3))
-    assert resp.startswith("SELECT * FROM (") and resp.endswith("s WHERE ((hash(s.student_key) % 3) + 3) % 3 = 1")
+    assert "AND (e.student_key >= 'S4' AND e.student_key < 'S8'))" in part and not part.startswith("SELECT * FROM (")
+    resp = cat.families["responses"].sql((None, "S8"))
+    assert resp.startswith("SELECT * FROM (") and resp.endswith("s WHERE (s.student_key < 'S8' OR s.student_key IS NULL)")
     # no marked family has a window over everyone left that the slice would cut
     for fam in cat.families.values():
         if "$slice" in fam.base:

@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from workbench.indicators.catalogue import SLICE_MARK, Catalogue, Indicator, load_catalogue
+from workbench.indicators.catalogue import SLICE_MARK, Catalogue, Indicator, Slice, load_catalogue, slice_bounds
 from workbench.indicators.engines import DuckDBEngine, Engine, EngineUnsupported
 from workbench.indicators.network import Network
 from workbench.sqltext import q
@@ -27,7 +27,7 @@ BETWEENNESS_SAMPLE = 200   # exact betweenness in groups up to this size, a seed
 SIGNIFICANT = 12           # indicator values are rounded to this many significant digits
 # On DuckDB a family's GROUP BY keeps its state for every student at once: at 1M students the responses
 # family (a median and a distinct count over 5.5 × 10^8 answers) needed more than 37 GB of spill. Above this
-# many students the families run once per slice of students (a hash of the key), each slice's state alone.
+# many students the families run once per slice of students (a range of keys), each slice's state alone.
 SLICE_STUDENTS = 200_000
 
 
@@ -64,8 +64,8 @@ def _needed(cat: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], set[st
 
 
 def _family_query(cat: Catalogue, family: str, inds: list[Indicator], weekly: bool,
-                  part: tuple[int, int] | None = None) -> str:
-    """The family's fused query; with ``part = (i, k)`` only for the students in slice ``i`` of ``k``.
+                  part: Slice | None = None) -> str:
+    """The family's fused query; with ``part = (lo, hi)`` only for the students with ``lo <= student_key < hi``.
 
     The slice filters the base's rows (where the base marks it with ``$slice(...)``, else after the base: see
     :meth:`Family.sql`), so the GROUP BY holds one slice's students; a student is in exactly one slice.
@@ -84,20 +84,18 @@ HOLISTIC = re.compile(r"\b(?:count\s*\(\s*DISTINCT|median\s*\(|quantile\w*\s*\(|
                       r"array_agg\s*\(|string_agg\s*\()", re.I)
 
 
-def _slices_for(cat: Catalogue, family: str, members: list[Indicator], slices: int) -> int:
+def _slices_for(cat: Catalogue, family: str, members: list[Indicator], slices: list[Slice]) -> list[Slice]:
     fam = cat.families[family]
-    if not fam.sliced:
-        return 1
-    if SLICE_MARK.search(fam.base) or any(HOLISTIC.search(m.expr or "") for m in members):
+    if fam.sliced and (SLICE_MARK.search(fam.base) or any(HOLISTIC.search(m.expr or "") for m in members)):
         return slices
-    return 1
+    return [(None, None)]
 
 
-def _in_slices(k: int, run: Callable[[tuple[int, int] | None], pd.DataFrame | None]) -> pd.DataFrame | None:
-    """``run(part)`` for each of ``k`` slices of the students, the results stacked (``None`` if none ran)."""
-    if k <= 1:
+def _in_slices(parts: list[Slice], run: Callable[[Slice | None], pd.DataFrame | None]) -> pd.DataFrame | None:
+    """``run(part)`` for each slice of the students, the results stacked (``None`` if none ran)."""
+    if len(parts) <= 1:
         return run(None)
-    frames = [f for i in range(k) if (f := run((i, k))) is not None]
+    frames = [f for part in parts if (f := run(part)) is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -205,6 +203,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
     engine = engine or DuckDBEngine(con)
     if slices is None:
         slices = -(-len(pop) // SLICE_STUDENTS) if isinstance(engine, DuckDBEngine) else 1
+    student_slices = slice_bounds(pop.index, slices)   # ranges of keys with about as many students each
     unsupported: dict[str, str] = {}
     families: dict[tuple[str, str], list[Indicator]] = {}
     for ind in inds:
@@ -221,7 +220,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
             except EngineUnsupported as exc:
                 unsupported.update({m.id: str(exc) for m in members})
         else:
-            got = _in_slices(_slices_for(cat, fam, members, slices), lambda part, f=fam, ms=members: _run_family(
+            got = _in_slices(_slices_for(cat, fam, members, student_slices), lambda part, f=fam, ms=members: _run_family(
                 engine.query, lambda m: _family_query(cat, f, m, False, part), ms, params, ["student_key"], unsupported))
             if got is not None:
                 parts.append(got.set_index("student_key"))
@@ -229,7 +228,7 @@ def compute_indicators(con: duckdb.DuckDBPyConnection, term: str, ids: Iterable[
         progress("weekly", len(families), steps)
     trends = [i for i in inds if i.kind == "trend"]
     weekly_df, slopes = _weekly_and_trends(con, cat, weekly_needed, trends, params, series=weekly,
-                                           run=engine.query, unsupported=unsupported, slices=slices)
+                                           run=engine.query, unsupported=unsupported, slices=student_slices)
     parts += slopes
     keys, mat = _assemble(pop.index, parts, ids)
     missing: dict[str, str] = {}
@@ -318,7 +317,7 @@ def _run_family(run: Run, sql_of: Callable[[list[Indicator]], str], members: lis
 def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_ids: Iterable[str],
                        trends: list[Indicator], params: dict[str, str], *, series: bool,
                        run: Run | None = None, unsupported: dict[str, str] | None = None,
-                       slices: int = 1) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
+                       slices: list[Slice] | None = None) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
     """The weekly series (one GROUP BY student, week per family; long form when ``series``) and the trends:
     the slope of each trend's weekly indicator over the weeks, where it has at least three weeks with a value.
     Without ``series`` the slopes are taken in SQL over the weekly query itself, nothing comes to pandas.
@@ -326,6 +325,7 @@ def _weekly_and_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue, weekly_id
     collected series are taken by DuckDB in any case (a small frame)."""
     run = run or DuckDBEngine(con).query
     unsupported = {} if unsupported is None else unsupported
+    slices = slices or [(None, None)]
     by_fam: dict[str, list[Indicator]] = {}
     for i in sorted(weekly_ids):
         by_fam.setdefault(cat[i].family, []).append(cat[i])
