@@ -106,3 +106,27 @@ def test_a_marked_base_takes_the_slice_inside():
     for fam in cat.families.values():
         if "$slice" in fam.base:
             assert "OVER ()" not in fam.base.replace(" ", "").replace("OVER()", "OVER ()"), fam.id
+
+
+def test_a_term_without_an_end_date_ends_on_the_last_active_day(small_store, tmp_path):
+    """activity_gaps' fallback: with no end date the term ends on the last day anyone was active (all students,
+    whatever the slice); with an end date no event is read for it. Checked against the gaps taken in pandas."""
+    import shutil
+    store = tmp_path / "undated.duckdb"
+    shutil.copy(small_store, store)
+    with open_store(store) as s:
+        s.con.execute("UPDATE terms SET end_date = NULL WHERE term_id = $t", {"t": TERM})
+        days = s.con.execute("""SELECT DISTINCT e.student_key, coalesce(e.term_day, date_diff('day', t.start_date,
+                                CAST(e.ts AS DATE))) AS day FROM events e LEFT JOIN terms t ON t.term_id = e.term_id
+                                WHERE e.term_id = $t""", {"t": TERM}).df().dropna()
+        whole = compute_indicators(s.con, TERM, ["beh_longest_inactive"], slices=1).values["beh_longest_inactive"]
+        sliced = compute_indicators(s.con, TERM, ["beh_longest_inactive"], slices=3).values["beh_longest_inactive"]
+    end = days["day"].max()
+    expected = {}
+    for key, d in days.groupby("student_key")["day"]:
+        d = sorted(d)
+        gaps = [d[0] - min(-1, d[0] - 1) - 1] + [b - a - 1 for a, b in zip(d, d[1:])]
+        expected[key] = max(max(gaps), end - d[-1])
+    expected = pd.Series(expected, dtype=float)
+    assert len(expected) > 100 and (expected > 0).any()
+    assert np.allclose(whole.loc[expected.index], expected) and np.allclose(sliced.loc[expected.index], expected)
