@@ -78,9 +78,10 @@ def slice_filter(column: str, part: Slice) -> str:
     """True for the students of the slice ``(lo, hi)``: ``lo <= key < hi``, an open end where ``None``; the first
     slice also takes rows without a key, so every row is in exactly one slice.
 
-    A range of keys, not a hash: at 1M students ``hash(student_key)`` over 550M answers cost 2 s a slice against
-    0.2 s for the comparison, and a store ordered by student lets each slice skip the others' row groups. DuckDB
-    and Spark both compare strings byte by byte (any order would do: the slices cut whatever order the engine has).
+    A range of keys, not a hash: at 1M students a scan of the 550M answers took 3.5 s filtered by
+    ``hash(student_key)``, 1.5 s by the range; a store ordered by student would let each slice skip the others'
+    row groups. DuckDB and Spark both compare strings byte by byte (any order would do: the slices cut whatever
+    order the engine has).
 
     >>> slice_filter("e.student_key", (None, "S8"))
     "(e.student_key < 'S8' OR e.student_key IS NULL)"
