@@ -21,7 +21,8 @@ Peak memory is the largest resident set of the child and its descendants (the JV
 every 0.1 s. The table gives, per 10× students, the growth factor of time and memory (goal: ≤ 12×,
 near-linear). Prints; never asserts a timing.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
-[--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check]``.
+[--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check] [--repeat N]``.
+With ``--repeat N`` every size is measured N times and the growth is taken between the medians.
 """
 from __future__ import annotations
 
@@ -138,6 +139,20 @@ def run_child(engine: str, store: Path, master: str) -> dict:
     return res
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """One row for repeated measurements of a size: the run of median time, with the median peak and every run's
+    time and peak (``runs``, ``peaks``); a failed run makes the row failed."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    mid = dict(ordered[(len(ordered) - 1) // 2])
+    peaks = sorted(r["peak_mb"] for r in runs)
+    mid["peak_mb"] = peaks[(len(peaks) - 1) // 2]
+    mid["runs"], mid["peaks"] = [r["seconds"] for r in runs], [r["peak_mb"] for r in runs]
+    return mid
+
+
 def growth(rows: list[dict], key: str) -> list[str]:
     """Growth factor per 10× students of ``key`` against the previous row (scaled to exactly 10×)."""
     out = [""]
@@ -160,6 +175,9 @@ def main() -> None:
                     help="larger sizes are tiles of the largest generated size that divides them")
     ap.add_argument("--tile-check", action="store_true",
                     help="also measure the largest generated size as tiles of the smallest")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure each size this many times (each in a fresh child); the table takes the medians and "
+                         "notes the range: on this VM one size varies by ±10 %% from run to run")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -183,7 +201,7 @@ def main() -> None:
     for n, engine, base, copies in plan:
         store = build_store(n, args.events_per_week) if copies == 1 else \
             tiled_store(base, copies, args.events_per_week)
-        res = run_child(engine, store, args.master) | {"size": n}
+        res = _median_run([run_child(engine, store, args.master) for _ in range(max(1, args.repeat))]) | {"size": n}
         if copies > 1:
             res["tiles"] = f"{copies} × {base:,}"
         (checks if copies > 1 and n in generated else rows[engine]).append(res)
@@ -198,6 +216,9 @@ def main() -> None:
         for r, a, b in zip(ok, gt, gm):
             notes = (f"session {r['start_s']:.0f} s, export {r['export_s']:.0f} s" if "start_s" in r else "")
             notes += f"tiles: {r['tiles']} students" if "tiles" in r else ""
+            if len(r.get("runs", [])) > 1:
+                notes += (f"{'; ' if notes else ''}median of {len(r['runs'])}: {min(r['runs']):.1f}–{max(r['runs']):.1f} s, "
+                          f"{min(r['peaks']):.0f}–{max(r['peaks']):.0f} MB")
             if r.get("unsupported"):
                 notes += f"; not on {engine}: {', '.join(r['unsupported'])}"
             print(f"{engine:7} {r['size']:>10,} {r['events']:>12,} {r['seconds']:>9.1f} {a:>7} {r['peak_mb']:>9.0f} "
