@@ -49,8 +49,8 @@ class Family:
     sources: tuple[str, ...]
     kind: str = "sql"         # sql | network (the base is an edge list: source, target, weight)
     # run per slice of students on a district (compute.SLICE_STUDENTS): for a large state per student (distinct
-    # counts, medians, a per-student window); never where the base has a window across students (the z-score of
-    # an assessment, a class's size): a slice's filter cannot go below it. See families.yaml.
+    # counts, medians, a per-student window); never where the base has a mean or a window across students (the
+    # z-score of an assessment, a class's size): a slice would compute it over its own students. See families.yaml.
     sliced: bool = False
 
     def sql(self, part: Slice | None = None) -> str:
