@@ -130,3 +130,23 @@ def test_a_term_without_an_end_date_ends_on_the_last_active_day(small_store, tmp
     expected = pd.Series(expected, dtype=float)
     assert len(expected) > 100 and (expected > 0).any()
     assert np.allclose(whole.loc[expected.index], expected) and np.allclose(sliced.loc[expected.index], expected)
+
+
+def test_families_run_grouped_by_the_table_they_read_each_with_its_weekly_series(small_store):
+    cat = compute_mod.load_catalogue()
+    inds, weekly = compute_mod._needed(cat, list(cat.indicators))
+    families: dict = {}
+    for i in inds:
+        if i.kind in ("sql", "network"):
+            families.setdefault((i.kind, i.family), []).append(i)
+    order = compute_mod._schedule(cat, families, weekly)
+    assert sorted(order) == sorted({f for _, f in families} | {cat[i].family for i in weekly})
+    first = [cat.families[f].sources[0] for f in order]
+    assert first == sorted(first) and first.count("events") >= 5   # each table's families one after the other
+    # what the progress bar shows: each family once, its weekly series and trends within its own step
+    seen: list[str] = []
+    with open_store(small_store, read_only=True) as s:
+        frame = compute_indicators(s.con, TERM, weekly=True, progress=lambda step, n, total: seen.append(step))
+    assert seen == order + ["done"]
+    assert set(frame.weekly["indicator_id"]) == weekly | {i.id for i in inds if i.weekly}
+    assert frame.values["beh_engagement_trend"].notna().sum() > 100

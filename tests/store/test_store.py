@@ -215,3 +215,29 @@ def test_cli_refuses_second_key(tmp_path, run_cli):
     assert "different key" in out.stderr + out.stdout
     with open_store(st) as s:
         assert s.count("classes") == 1
+
+
+def _pool(store) -> int:
+    return store.con.execute("SELECT current_setting('block_allocator_memory')").fetchall()[0][0]
+
+
+def test_block_pool_is_a_share_of_the_memory_limit_and_can_be_set_or_turned_off(tmp_path, monkeypatch):
+    import duckdb
+    monkeypatch.delenv(connection.ENV_BLOCK_POOL, raising=False)
+    with open_store(tmp_path / "a.duckdb") as s:
+        limit = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert _pool(s) != "0 bytes" and _pool(s) != limit   # 60 % of it, in DuckDB's own units
+        with open_store(tmp_path / "a.duckdb", read_only=False) as again:   # the same instance: the pool stays
+            assert _pool(again) == _pool(s)
+    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "0")
+    with open_store(tmp_path / "b.duckdb") as s:
+        assert _pool(s) == "0 bytes"
+    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "256MB")
+    with open_store(tmp_path / "c.duckdb") as s:
+        assert _pool(s) in ("244.1 MiB", "256.0 MiB")
+    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "a lot")
+    with pytest.raises(ValueError, match="WORKBENCH_DUCKDB_BLOCK_POOL='a lot'"):
+        open_store(tmp_path / "d.duckdb")
+    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "0")
+    with open_store(tmp_path / "d.duckdb") as s:   # the refused open left no connection behind
+        assert s.schema_version() == SCHEMA_VERSION
