@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from tornado.httputil import HTTPHeaders
@@ -17,13 +18,19 @@ K1, K2 = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeee
 
 
 class FakeKernels:
-    def __init__(self, ids=(), pools=None):
+    def __init__(self, ids=(), pools=None, stopping=()):
         self.ids = list(ids)
+        self.stopping = set(stopping)
         if pools is not None:
             self._pools = pools
 
     def list_kernel_ids(self):
         return list(self.ids)
+
+    def get_kernel(self, kid):
+        if kid not in self.ids:
+            raise KeyError(kid)
+        return SimpleNamespace(shutting_down=kid in self.stopping)
 
 
 @pytest.fixture
@@ -68,6 +75,9 @@ def test_app_scope_cap_and_owners(gate):
 
     # the cap counts kernels in use, not those waiting in Voila's preheat pools
     assert kernels_in_use(FakeKernels([K1, K2], pools={"a.ipynb": [object()]})) == 1
+    # nor a kernel being shut down (culled): its seat is free before the server drops it from its list
+    assert kernels_in_use(FakeKernels([K1, K2], stopping=[K2])) == 1
+    assert gate.check(head, "/voila/render/class_dashboard.ipynb", "", FakeKernels([K1, K2], stopping=[K1])) is None
     assert gate.check(head, "/voila/render/class_dashboard.ipynb", "", FakeKernels([K1, K2])).kind == "busy"
     assert gate.check(head, "/voila/render/class_dashboard.ipynb", "",
                       FakeKernels([K1, K2], pools={"x": [object()]})) is None

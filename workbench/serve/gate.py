@@ -72,9 +72,20 @@ def set_viewer_header(headers: Any, token: str) -> None:
 
 
 def kernels_in_use(kernel_manager: Any) -> int:
-    """Live kernels minus those waiting, pre-rendered, in Voila's preheat pools."""
+    """Live kernels minus those waiting, pre-rendered, in Voila's preheat pools, and minus those shutting down.
+
+    A culled kernel stays in the server's list until its process has ended and its files are cleaned up; in that
+    moment a viewer refused for lack of a seat was refused again (a browser test saw 503 right after the cull).
+    jupyter_client marks such a kernel ``shutting_down`` as its shutdown begins."""
     pooled = sum(len(p) for p in getattr(kernel_manager, "_pools", {}).values())
-    return max(0, len(kernel_manager.list_kernel_ids()) - pooled)
+    ids = kernel_manager.list_kernel_ids()
+    stopping = 0
+    for kid in ids:
+        try:
+            stopping += bool(getattr(kernel_manager.get_kernel(kid), "shutting_down", False))
+        except (KeyError, AttributeError):
+            pass
+    return max(0, len(ids) - pooled - stopping)
 
 
 @dataclass
