@@ -21,7 +21,9 @@ Peak memory is the largest resident set of the child and its descendants (the JV
 every 0.1 s. The table gives, per 10× students, the growth factor of time and memory (goal: ≤ 12×,
 near-linear). Prints; never asserts a timing.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
-[--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check] [--repeat N]``.
+[--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check] [--repeat N]
+[--block-pool 60%]``. Each DuckDB child owns its one store, as a district's batch run would, and runs with DuckDB's
+block pool (``$WORKBENCH_DUCKDB_BLOCK_POOL``, default 60 % of DuckDB's memory limit; ``--block-pool 0``: without).
 With ``--repeat N`` every size is measured N times and the growth is taken between the medians.
 """
 from __future__ import annotations
@@ -118,11 +120,16 @@ def measure(engine: str, store: str, master: str) -> dict:
     return out
 
 
-def run_child(engine: str, store: Path, master: str) -> dict:
-    """The child's result and its peak resident memory (MB, child and descendants)."""
+def run_child(engine: str, store: Path, master: str, block_pool: str = "0") -> dict:
+    """The child's result and its peak resident memory (MB, child and descendants). A DuckDB child owns its one store,
+    as a district's batch run does, and gets DuckDB's block pool ``block_pool`` (see ``workbench.store.connection``)."""
+    import os
+
     import psutil
+    from workbench.store.connection import ENV_BLOCK_POOL
+    env = os.environ | {ENV_BLOCK_POOL: block_pool if engine == "duckdb" else "0"}
     proc = subprocess.Popen([sys.executable, __file__, "--measure", engine, "--store", str(store), "--master", master],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=env)
     ps, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         try:
@@ -178,6 +185,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure each size this many times (each in a fresh child); the table takes the medians and "
                          "notes the range: on this VM one size varies by ±10 %% from run to run")
+    ap.add_argument("--block-pool", default="60%",
+                    help="DuckDB's block pool in each DuckDB child, as $WORKBENCH_DUCKDB_BLOCK_POOL (0: none)")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -201,14 +210,14 @@ def main() -> None:
     for n, engine, base, copies in plan:
         store = build_store(n, args.events_per_week) if copies == 1 else \
             tiled_store(base, copies, args.events_per_week)
-        res = _median_run([run_child(engine, store, args.master) for _ in range(max(1, args.repeat))]) | {"size": n}
+        res = _median_run([run_child(engine, store, args.master, args.block_pool) for _ in range(max(1, args.repeat))]) | {"size": n}
         if copies > 1:
             res["tiles"] = f"{copies} × {base:,}"
         (checks if copies > 1 and n in generated else rows[engine]).append(res)
         print(f"  {engine:6} {n:>9,} students: {json.dumps(res)}", flush=True)
     print(f"\nindicators of one term, all {len(__import__('workbench').indicators.load_catalogue().indicators)} "
           f"catalogue indicators; {args.events_per_week:g} events per student-week; growth per 10× students "
-          f"(goal ≤ {GOAL:g}×)")
+          f"(goal ≤ {GOAL:g}×); DuckDB's block pool {args.block_pool}")
     print(f"{'engine':7} {'students':>10} {'events':>12} {'seconds':>9} {'×/10×':>7} {'peak MB':>9} {'×/10×':>7}  notes")
     for engine, rs in rows.items():
         ok = [r for r in rs if "error" not in r]

@@ -221,17 +221,16 @@ def _pool(store) -> int:
     return store.con.execute("SELECT current_setting('block_allocator_memory')").fetchall()[0][0]
 
 
-def test_block_pool_is_a_share_of_the_memory_limit_and_can_be_set_or_turned_off(tmp_path, monkeypatch):
-    import duckdb
+def test_block_pool_is_off_by_default_and_set_by_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv(connection.ENV_BLOCK_POOL, raising=False)
     with open_store(tmp_path / "a.duckdb") as s:
-        limit = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        assert _pool(s) != "0 bytes" and _pool(s) != limit   # 60 % of it, in DuckDB's own units
-        with open_store(tmp_path / "a.duckdb", read_only=False) as again:   # the same instance: the pool stays
-            assert _pool(again) == _pool(s)
-    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "0")
-    with open_store(tmp_path / "b.duckdb") as s:
         assert _pool(s) == "0 bytes"
+    monkeypatch.setenv(connection.ENV_BLOCK_POOL, "60%")
+    with open_store(tmp_path / "b.duckdb") as s:
+        limit = s.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert _pool(s) not in ("0 bytes", limit)                # 60 % of it, in DuckDB's own units
+        with open_store(tmp_path / "b.duckdb") as again:         # the same database again: the pool stays
+            assert _pool(again) == _pool(s)
     monkeypatch.setenv(connection.ENV_BLOCK_POOL, "256MB")
     with open_store(tmp_path / "c.duckdb") as s:
         assert _pool(s) in ("244.1 MiB", "256.0 MiB")
@@ -240,4 +239,4 @@ def test_block_pool_is_a_share_of_the_memory_limit_and_can_be_set_or_turned_off(
         open_store(tmp_path / "d.duckdb")
     monkeypatch.setenv(connection.ENV_BLOCK_POOL, "0")
     with open_store(tmp_path / "d.duckdb") as s:   # the refused open left no connection behind
-        assert s.schema_version() == SCHEMA_VERSION
+        assert s.schema_version() == SCHEMA_VERSION and _pool(s) == "0 bytes"

@@ -12,13 +12,15 @@ from workbench.store.schema import SCHEMA_VERSION
 
 ENV_STORE = "WORKBENCH_STORE"
 DEFAULT_STORE = Path("data") / "workbench.duckdb"
-# DuckDB's block allocator: up to this share of its memory limit is kept as a pool of its 256 KB blocks, reused
-# instead of handed back to the OS and faulted in (zeroed) again. At 1M students a term's indicators spent a
-# fifth of their CPU time in the kernel, mostly zeroing pages; with the pool 11 % less time, at 100k 5–10 %
-# (docs/scale.md). The pool only grows as blocks are used, and what it holds is not returned before the
-# process ends (a Voila kernel is culled when idle). ``0`` turns it off.
+# DuckDB's block allocator, for a batch process that owns one big store (a district's term run, the scale
+# benchmark): with ``$WORKBENCH_DUCKDB_BLOCK_POOL`` (``60%`` of DuckDB's memory limit, ``8GB``) DuckDB keeps a pool of
+# its 256 KB blocks instead of handing them back to the OS and faulting (zeroing) them in again. At 1M students a
+# term's indicators spent a fifth of their CPU time in the kernel, mostly zeroing pages; with the pool 11 % less
+# time, at 100k 5–10 % (docs/scale.md). Off by default: each DuckDB database with a pool reserves address space of
+# about 80 % of the machine's memory, and a process holding several (the test suite, a notebook with a few stores)
+# could no longer fork a child (Spark's JVM: "Cannot allocate memory").
 ENV_BLOCK_POOL = "WORKBENCH_DUCKDB_BLOCK_POOL"
-DEFAULT_BLOCK_POOL = "60%"
+DEFAULT_BLOCK_POOL = "0"
 
 
 class StoreVersionError(RuntimeError):
@@ -51,9 +53,9 @@ def find_store(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _block_pool(con: duckdb.DuckDBPyConnection) -> None:
-    """Give the connection's database instance its block pool (``$WORKBENCH_DUCKDB_BLOCK_POOL``, default
-    :data:`DEFAULT_BLOCK_POOL` of the memory limit). DuckDB never lowers it while the instance lives: when the same
-    file is opened again in this process, or a larger pool was set, the larger one stays."""
+    """Give the connection's database its block pool when ``$WORKBENCH_DUCKDB_BLOCK_POOL`` asks for one (see
+    :data:`ENV_BLOCK_POOL`). DuckDB never lowers it while the database is open: when the same file is opened again in
+    this process with a smaller one, the larger one stays."""
     size = os.environ.get(ENV_BLOCK_POOL, DEFAULT_BLOCK_POOL).strip()
     if size in ("", "0"):
         return
