@@ -16,9 +16,9 @@ DEFAULT_STORE = Path("data") / "workbench.duckdb"
 # benchmark): with ``$WORKBENCH_DUCKDB_BLOCK_POOL`` (``60%`` of DuckDB's memory limit, ``8GB``) DuckDB keeps a pool of
 # its 256 KB blocks instead of handing them back to the OS and faulting (zeroing) them in again. At 1M students a
 # term's indicators spent a fifth of their CPU time in the kernel, mostly zeroing pages; with the pool 11 % less
-# time, at 100k 5–10 % (docs/scale.md). Off by default: each DuckDB database with a pool reserves address space of
-# about 80 % of the machine's memory, and a process holding several (the test suite, a notebook with a few stores)
-# could no longer fork a child (Spark's JVM: "Cannot allocate memory").
+# time, at 100k 5–10 % (docs/scale.md). Off by default: a database with a pool keeps the blocks it has used until it
+# is closed (four small databases after the same work: 1.9 GB resident, without the pool 0.64 GB), and the test
+# suite's process, holding several open, could no longer fork Spark's JVM ("Cannot allocate memory").
 ENV_BLOCK_POOL = "WORKBENCH_DUCKDB_BLOCK_POOL"
 DEFAULT_BLOCK_POOL = "0"
 
