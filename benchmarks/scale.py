@@ -37,13 +37,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from workbench.sqltext import q  # noqa: E402  (after the path)
+from workbench.student_keys import KEY_ALPHABET  # noqa: E402
 
 TERM = "2026-2027-1"
 GOAL = 12.0
 # Tiling: a store of N × copies students made of `copies` copies of a generated N-student store. Each copy
-# gets its own students, classes, school and assessments (these ids get "~k"; the first copy keeps the
-# source's ids); the subject's items, the terms and the catalogue are one district's and stay shared.
+# gets its own students, classes, school and assessments (these ids get "~k", a 12-character student key is turned,
+# below; the first copy keeps the source's ids); the subject's items, the terms and the catalogue are one district's
+# and stay shared.
 TILE_IDS = ("student_key", "target_key", "class_id", "school_id", "assessment_id", "resource_id")
+# A copy's student keys keep the 12 characters DuckDB holds inline (a suffix would make every GROUP BY of the district
+# follow pointers, which one real district's keys do not) and stay spread over the whole key space, as a district's
+# schools' keys are (a copy in one range of keys would let a slice of students skip the other copies' rows): copy k
+# turns the last base-62 digit by 7·k places, so a copy's keys sit next to their source's (the first digit would not
+# do: 64 bits in 11 base-62 digits leave it 0–21). Two students of different copies share a key only if their keys
+# agree in the first 10 digits (≈ 10⁻⁸ for 100k students); tile_store checks that every key is distinct.
+STUDENT_KEY_COLUMNS = ("student_key", "target_key")
+_TURN = 7
+
+
+def tile_id(column: str, value: str, k: int) -> str:
+    """The id ``value`` of column ``column`` in copy ``k`` (copy 0 keeps the source's), as :func:`tile_store` writes it."""
+    if not k:
+        return value
+    if column in STUDENT_KEY_COLUMNS and len(value) == 12 and value.startswith("S"):
+        return value[:-1] + KEY_ALPHABET[(KEY_ALPHABET.index(value[-1]) + _TURN * k) % 62]
+    return f"{value}~{k}"
+
+
+def _tile_sql(column: str, k: int) -> str:
+    c = q(column)
+    if column in STUDENT_KEY_COLUMNS:
+        turned = f"{c}[:11] || substr('{KEY_ALPHABET}', (strpos('{KEY_ALPHABET}', {c}[12]) - 1 + {_TURN * k}) % 62 + 1, 1)"
+        return f"CASE WHEN length({c}) = 12 AND starts_with({c}, 'S') THEN {turned} ELSE {c} || '~{k}' END AS {c}"
+    return f"{c} || '~{k}' AS {c}"
+
+
 # not tiled: the identity vault (a benchmark store needs no identifiers), the ingest bookkeeping, and what
 # later steps write (profiles, mastery, alerts …): only the facts an indicator reads are copied
 TILE_SKIP = ("identity_vault", "identity_vault_ids", "identity_vault_review", "identity_vault_quarantine",
@@ -59,8 +89,9 @@ def tile_store(src: Path, dst: Path, copies: int) -> Path:
     source's physical order within a copy. ``workbench_meta`` is copied, so :func:`open_store` opens it.
     """
     import duckdb
-    from workbench.sqltext import q
     from workbench.store.schema import TABLES
+    if not 0 < copies <= 62:   # 7·k mod 62 differs for k = 0 … 61 (7 and 62 have no common factor)
+        raise ValueError(f"1 to 62 copies (a turn of the last digit each for their student keys), not {copies}")
     tmp = dst.with_name(dst.name + ".building")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
@@ -72,18 +103,21 @@ def tile_store(src: Path, dst: Path, copies: int) -> Path:
         cols = t.column_names()
         n = copies if any(c in TILE_IDS for c in cols) else 1
         for k in range(n):
-            sel = ", ".join(f"{q(c)} || '~{k}' AS {q(c)}" if k and c in TILE_IDS else q(c) for c in cols)
+            sel = ", ".join(_tile_sql(c, k) if k and c in TILE_IDS else q(c) for c in cols)
             head = f"CREATE TABLE {q(t.name)} AS" if k == 0 else f"INSERT INTO {q(t.name)}"
             con.execute(f"{head} SELECT {sel} FROM src.{q(t.name)}")
+    students, distinct = con.execute("SELECT count(*), count(DISTINCT student_key) FROM students").fetchone()
     con.close()
+    if students != distinct:
+        raise RuntimeError(f"tiling gave {students - distinct} students of different copies one key; {tmp} left for a look")
     tmp.rename(dst)
     return dst
 
 
 def tiled_store(students: int, copies: int, events_per_week: float) -> Path:
     """The cached store of ``copies`` tiles of the generated ``students``-student school."""
-    from benchmarks.indicators import WORK, build_store
-    dst = WORK / f"tiled_{students}x{copies}_{events_per_week:g}.duckdb"
+    from benchmarks.indicators import KEY_FORM, WORK, build_store
+    dst = WORK / f"tiled_{students}x{copies}_{events_per_week:g}_{KEY_FORM}.duckdb"
     if dst.exists():
         return dst
     src = build_store(students, events_per_week)

@@ -14,7 +14,9 @@ import pytest
 from workbench.identity import (REVIEW_COLUMNS, PseudonymKeyError, apply_review_decisions, init_key, load_key,
                                 normalize_name, pseudonym, write_review_file)
 from workbench.ingest import ingest_file, load_preset
+from workbench.privacy.scope import display_code
 from workbench.store import open_store
+from workbench.student_keys import KEY_ALPHABET, fresh_pseudonym, is_student_key, key_hex
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,12 +59,41 @@ def test_pseudonym_is_deterministic_and_shaped(key):
     for anchor in IDS:
         p = pseudonym(key, anchor)
         assert p == pseudonym(key, anchor)
-        assert re.fullmatch(r"S[0-9a-f]{24}", p)
+        # 12 characters: DuckDB keeps the string inline (no pointer to chase in a GROUP BY)
+        assert re.fullmatch(r"S[0-9A-Za-z]{11}", p) and is_student_key(p)
     assert len({pseudonym(key, a) for a in IDS}) == len(IDS)
-    # HMAC-SHA256 of the anchor under the key, first 24 hex digits
+    # the first 64 bits of HMAC-SHA256 of the anchor under the key, in base 62
     import hashlib
     import hmac
-    assert pseudonym(key, IDS[0]) == "S" + hmac.new(key, IDS[0].encode(), hashlib.sha256).hexdigest()[:24]
+    digest = hmac.new(key, IDS[0].encode(), hashlib.sha256).hexdigest()
+    assert key_hex(pseudonym(key, IDS[0])) == digest[:16]
+    assert int(digest[:16], 16) == sum(KEY_ALPHABET.index(c) * 62 ** i for i, c in enumerate(reversed(pseudonym(key, IDS[0])[1:])))
+
+
+def test_older_stores_keys_are_still_keys_and_keep_their_display_code(key):
+    """A store made before the 12-character keys keeps ``S`` + 24 hex digits of the same HMAC; both forms are keys
+    and read to the same leading hex digits, so a student's display code does not change with the form."""
+    import hashlib
+    import hmac
+    for anchor in IDS:
+        legacy = "S" + hmac.new(key, anchor.encode(), hashlib.sha256).hexdigest()[:24]
+        assert is_student_key(legacy)
+        assert key_hex(legacy)[:16] == key_hex(pseudonym(key, anchor))
+        assert display_code(legacy) == display_code(pseudonym(key, anchor))
+    for not_key in ["2026070101", "S-abc123", "S" + "g" * 24, "S12345", "S" + "a" * 12, None, 17]:
+        assert not is_student_key(not_key), not_key
+
+
+def test_a_new_student_never_gets_a_key_already_taken(key):
+    """If the anchor's pseudonym is taken (another student's: p ≈ 3e-8 for a million students), the next one of
+    ``anchor#2``, ``anchor#3`` … is used; deterministic, and a free pseudonym is the anchor's own."""
+    a = IDS[0]
+    assert fresh_pseudonym(key, a, set()) == pseudonym(key, a)
+    taken = {pseudonym(key, a)}
+    second = fresh_pseudonym(key, a, taken)
+    assert second == pseudonym(key, a + "#2") and second not in taken and is_student_key(second)
+    taken.add(second)
+    assert fresh_pseudonym(key, a, taken) == pseudonym(key, a + "#3")
 
 
 def test_pseudonym_depends_on_key(key):

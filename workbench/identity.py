@@ -1,8 +1,9 @@
 """One-ID: match records from several systems to one ``student_key``; keyed pseudonyms; the vault.
 
-``student_key`` is ``HMAC-SHA256(key, anchor)`` (first 24 hex digits), where the anchor is the
-identifier a student was first seen with (``system:id``). The key lives outside the repository
-and the store: ``$WORKBENCH_KEY`` (hex), or the file ``$WORKBENCH_KEY_FILE``, or
+``student_key`` is ``S`` + the first 64 bits of ``HMAC-SHA256(key, anchor)`` in 11 base-62 digits,
+where the anchor is the identifier a student was first seen with (``system:id``): see
+:mod:`workbench.student_keys` (12 characters, which DuckDB keeps inline; a store made before keeps its
+``S`` + 24 hex digits). The key lives outside the repository and the store: ``$WORKBENCH_KEY`` (hex), or the file ``$WORKBENCH_KEY_FILE``, or
 ``~/.config/profile-workbench/pseudonym.key`` (created with mode 0600 by ``workbench key init``).
 The store remembers a fingerprint of the key and refuses a different one.
 
@@ -13,7 +14,9 @@ candidate, a national ID already tied to another school number — goes to a per
 (``workbench identity review`` / ``workbench identity resolve FILE``), never merged silently.
 
 >>> pseudonym(b"k" * 32, "school_no:2026070101")
-'Sf85f7e63629137025d47c17c'
+'SLK5C0ch8z9m'
+>>> key_hex(pseudonym(b"k" * 32, "school_no:2026070101"))   # the hex of its bits: display codes are made of them
+'f85f7e6362913702'
 >>> normalize_name(" 張 小明 ")
 '张小明'
 """
@@ -33,6 +36,7 @@ import duckdb
 import pandas as pd
 
 from workbench.sqltext import DEFAULT_DATE_FORMATS, lit, q, special_column
+from workbench.student_keys import fresh_pseudonym, key_hex, pseudonym  # noqa: F401 (pseudonym, key_hex: part of this API)
 
 if TYPE_CHECKING:
     from workbench.ingest.presets import Preset
@@ -90,11 +94,6 @@ def load_key(path: str | os.PathLike[str] | None = None) -> bytes:
     if len(key) < 16:
         raise PseudonymKeyError(f"key file {p} holds {len(key)} bytes; a pseudonym key needs at least 16 (use `workbench key init`)")
     return key
-
-
-def pseudonym(key: bytes, anchor: str) -> str:
-    """``S`` + the first 24 hex digits of HMAC-SHA256(key, anchor)."""
-    return "S" + hmac.new(key, anchor.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -187,6 +186,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str,
     vault = con.execute("SELECT student_key, name, name_norm, national_id, birth_date, class_name "
                         "FROM identity_vault").df()
     by_nid = {n: k for k, n in zip(vault.student_key, vault.national_id) if isinstance(n, str)}
+    taken = set(vault.student_key)   # a new student's key is none of these (see fresh_pseudonym)
     by_name: dict[tuple[str, str], list[int]] = {}
     for i, (nn, cl) in enumerate(zip(vault.name_norm, vault.class_name)):
         by_name.setdefault((nn or "", cl or ""), []).append(i)
@@ -209,7 +209,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, preset: Preset, raw: str,
                 reviews.append((system, sid, name, birth, r.class_name, "identity_conflict", [by_nid[nid]]))
                 pending.add(sid)
                 continue
-            k = pseudonym(key, f"{system}:{sid}")
+            k = fresh_pseudonym(key, f"{system}:{sid}", taken)
+            taken.add(k)
             new_vault.append((k, name, normalize_name(name), nid, r.phone if isinstance(r.phone, str) else None,
                               birth, r.class_name if isinstance(r.class_name, str) else None, f"{system}:{sid}", now, file_id))
             new_links.append((system, sid, k, "new", now, file_id))
@@ -308,7 +309,8 @@ def apply_review_decisions(con: duckdb.DuckDBPyConnection, path: str | os.PathLi
             out["linked"] += 1
             out["resolved_ids"].append((system, sid))
         elif decision == "new":
-            k = pseudonym(key, f"{system}:{sid}")
+            taken = {r[0] for r in con.execute("SELECT student_key FROM identity_vault").fetchall()}
+            k = fresh_pseudonym(key, f"{system}:{sid}", taken)
             con.execute("INSERT INTO identity_vault VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL)",
                         [k, name, normalize_name(name), birth, cls, f"{system}:{sid}", now])
             con.execute("INSERT INTO identity_vault_ids VALUES (?, ?, ?, 'person:new', ?, NULL)", [system, sid, k, now])

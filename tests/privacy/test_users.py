@@ -15,6 +15,7 @@ from workbench.cli import main
 from workbench.privacy.users import (MIN_ITERATIONS, Users, UsersFileError, check_secret, default_users_path,
                                      hash_secret, parse_users)
 from workbench.privacy.viewer import Viewer
+from workbench.student_keys import key_hex
 
 FAST = MIN_ITERATIONS          # tests hash with the minimum the loader accepts
 
@@ -62,7 +63,7 @@ def test_loader_reports_every_problem_with_file_and_path(tmp_path, secret):
     expected = [
         "users[1].role: unknown role 'teacher'; did you mean head_teacher?",
         "users[2].classes: the role subject_teacher needs at least one class",
-        "users[3].student: a parent needs the child's student_key (S + 24 hex digits), got '2026070101'",
+        "users[3].student: a parent needs the child's student_key (S + 11 letters and digits), got '2026070101'",
         "users[4].login: 'li_t' is already used by users[0]",
         "users[5]: unknown field 'clases'; did you mean classes?",
         "users[5].secret: not a hashed secret",
@@ -159,7 +160,7 @@ def test_cli_add_list_set_password_with_parent_from_vault(demo_school, vault_chi
     assert book.verify("li_t", generated).classes == ("G7C1", "G7C2")
 
     listed = _cli("users", "list", "--users", file, "--store", store).output
-    assert "mum_0101" in listed and f"S-{key[1:7]}" in listed and "G7C1,G7C2" in listed
+    assert "mum_0101" in listed and f"S-{key_hex(key)[:6]}" in listed and "G7C1,G7C2" in listed
     assert "pbkdf2" not in listed and key not in listed
 
     r = _cli("users", "set-password", "--login", "li_t", "--password-stdin", "--users", file, input="changed-pw-1\n")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.scale import tile_store
+from benchmarks.scale import tile_id, tile_store
 from tests.scale.conftest import TERM
 from workbench.indicators import compute_indicators
+from workbench.indicators.catalogue import slice_bounds
 from workbench.store import open_store
 
 COPIES = 3
@@ -39,8 +40,18 @@ def test_tiles_copy_every_fact_and_share_the_district_catalogue(tiled):
 def test_every_copy_of_a_student_has_the_source_students_indicators(tiled):
     src, til, _, _ = tiled
     assert len(til.values) == COPIES * len(src.values) > 100
+    # a copy's keys are as short as the source's (12 characters: DuckDB keeps them inline), and all distinct
+    assert til.values.index.str.len().max() == src.values.index.str.len().max() == 12
+    assert til.values.index.is_unique
+    # and every copy's keys spread over the whole key space, as a district's schools' are: a slice of students by key
+    # range (workbench.indicators.compute) holds students of every copy, not one copy's rows
+    halves = slice_bounds(til.values.index, 2)
     for k in range(COPIES):
-        copy = til.values.loc[[f"{s}~{k}" if k else s for s in src.values.index]]
+        keys = [tile_id("student_key", s, k) for s in src.values.index]
+        for lo, hi in halves:
+            assert sum((lo is None or x >= lo) and (hi is None or x < hi) for x in keys) > len(keys) / 3, (k, lo, hi)
+    for k in range(COPIES):
+        copy = til.values.loc[[tile_id("student_key", s, k) for s in src.values.index]]
         copy.index = src.values.index
         differ = {c: int((~np.isclose(src.values[c].astype(float), copy[c].astype(float), rtol=1e-6, atol=1e-9,
                                       equal_nan=True)).sum()) for c in src.values.columns}

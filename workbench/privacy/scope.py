@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from workbench.privacy.viewer import ScopeError, Viewer
+from workbench.student_keys import is_student_key, key_hex
 
 CLASS_KEYS = ("class", "class_id")
 STUDENT_KEYS = ("student",)
@@ -39,9 +40,9 @@ CODE_RE = re.compile(r"^S-?([0-9a-f]{6,24})$")
 
 
 def display_code(student_key: str) -> str:
-    """``S-`` and the first six characters of the pseudonym after its ``S`` prefix (reports show students so)."""
-    key = str(student_key)
-    return "S-" + (key[1:7] if key.startswith("S") else key[:6])
+    """``S-`` and the first six hex digits of the pseudonym's bits (reports show students so; the same code for a
+    student whether the store's keys are 12 characters or an older store's 25, see :func:`workbench.student_keys.key_hex`)."""
+    return "S-" + key_hex(str(student_key))[:6]
 
 
 @dataclass
@@ -68,8 +69,11 @@ class ScopeIndex:
         return cls(classes, {k: tuple(v) for k, v in rows}, schools, (st.st_mtime, st.st_size))
 
     def keys_for_code(self, code: str) -> list[str]:
-        """Pseudonyms whose hex digits start with the code's (``S-abc123`` or a longer prefix)."""
-        m = CODE_RE.match((code or "").strip())
+        """Pseudonyms whose hex digits start with the code's (``S-abc123`` or a longer prefix), or the pseudonym itself."""
+        code = (code or "").strip()
+        if is_student_key(code) and code in self.students:
+            return [code]
+        m = CODE_RE.match(code)
         if not m:
             return []
         if self._codes is None:
@@ -77,7 +81,7 @@ class ScopeIndex:
             for key in self.students:
                 self._codes.setdefault(display_code(key), []).append(key)
         digits = m.group(1)
-        return [k for k in self._codes.get("S-" + digits[:6], []) if k[1:].startswith(digits)]
+        return [k for k in self._codes.get("S-" + digits[:6], []) if key_hex(k).startswith(digits)]
 
 
 def viewer_schools(viewer: Viewer, index: ScopeIndex) -> tuple[str, ...]:

@@ -47,13 +47,13 @@ import yaml
 
 from workbench.privacy.roles import ROLES
 from workbench.privacy.viewer import Viewer
+from workbench.student_keys import is_student_key
 
 ENV_USERS = "WORKBENCH_USERS"
 ALGORITHM = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 390_000        # Django 4.2's default; ~0.2 s on a server core, ~0.5 s on a busy laptop
 MIN_ITERATIONS = 200_000
 LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
-STUDENT_KEY_RE = re.compile(r"^S[0-9a-f]{24}$")
 FIELDS = ("login", "role", "classes", "student", "schools", "demo", "secret")
 
 
@@ -169,8 +169,8 @@ def _entry(raw: Any, where: str, problems: list[str]) -> UserEntry | None:
     if scope == "classes" and not lists.get("classes"):
         problems.append(f"{where}.classes: the role {role} needs at least one class")
     student = raw.get("student")
-    if scope == "student" and not (isinstance(student, str) and STUDENT_KEY_RE.match(student)):
-        problems.append(f"{where}.student: a parent needs the child's student_key (S + 24 hex digits), got "
+    if scope == "student" and not is_student_key(student):
+        problems.append(f"{where}.student: a parent needs the child's student_key (S + 11 letters and digits), got "
                         f"{student!r}; give --student-no to `workbench users add` to look it up")
     elif scope and scope != "student" and student is not None:
         problems.append(f"{where}.student: only a parent has a student")

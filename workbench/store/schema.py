@@ -61,7 +61,8 @@ def _t(name: str, zh: str, en: str, cols: list[tuple],
     return Table(name, zh, en, tuple(columns), key, vault, since=since)
 
 
-_STUDENT = ("student_key", "VARCHAR", "学生假名键（HMAC-SHA256）", "student pseudonym (keyed HMAC-SHA256)")
+_STUDENT = ("student_key", "VARCHAR", "学生假名键（HMAC-SHA256，S + 11 位 62 进制）",
+            "student pseudonym (keyed HMAC-SHA256: S + 11 base-62 digits)")
 
 _TABLE_LIST: list[Table] = [
     _t("workbench_meta", "工作台元数据", "workbench metadata (schema version, key fingerprint)", [
