@@ -22,7 +22,9 @@ every 0.1 s. The table gives, per 10× students, the growth factor of time and m
 near-linear). Prints; never asserts a timing.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
 [--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check] [--repeat N]
-[--block-pool 60%]``. Each DuckDB child owns its one store, as a district's batch run would, and runs with DuckDB's
+[--block-pool 60%] [--order student|ingest]``. With ``--order student`` (default) every store is first compacted in
+student order (``workbench compact``: a district's run compacts after ingest), compaction timed apart and cached;
+``--order ingest`` measures the rows as ingested. Each DuckDB child owns its one store, as a district's batch run would, and runs with DuckDB's
 block pool (``$WORKBENCH_DUCKDB_BLOCK_POOL``, default 60 % of DuckDB's memory limit; ``--block-pool 0``: without).
 With ``--repeat N`` every size is measured N times and the growth is taken between the medians.
 """
@@ -114,16 +116,43 @@ def tile_store(src: Path, dst: Path, copies: int) -> Path:
     return dst
 
 
-def tiled_store(students: int, copies: int, events_per_week: float) -> Path:
-    """The cached store of ``copies`` tiles of the generated ``students``-student school."""
+def tiled_store(students: int, copies: int, events_per_week: float, compact: bool = False) -> Path:
+    """The cached store of ``copies`` tiles of the generated ``students``-student school (compacted in student order
+    with ``compact``: the tiled store itself is then compacted and renamed)."""
     from benchmarks.indicators import KEY_FORM, WORK, build_store
     dst = WORK / f"tiled_{students}x{copies}_{events_per_week:g}_{KEY_FORM}.duckdb"
+    final = dst.with_name(dst.stem + "_compact.duckdb") if compact else dst
+    if final.exists():
+        return final
+    if not dst.exists():
+        src = build_store(students, events_per_week)
+        t0 = time.perf_counter()
+        tile_store(src, dst, copies)
+        print(f"tiled {copies} × {students:,} students into {dst.name} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return compacted_store(dst) if compact else dst
+
+
+def compacted_store(store: Path) -> Path:
+    """The cached copy of ``store`` compacted in student order (``workbench compact``, :mod:`workbench.store.compact`),
+    as a district runs it after ingest. A tiled store (itself a cache) is compacted in place and renamed."""
+    import shutil
+
+    from workbench.store import open_store
+    from workbench.store.compact import compact_store
+    dst = store.with_name(store.stem + "_compact.duckdb")
     if dst.exists():
         return dst
-    src = build_store(students, events_per_week)
+    tmp = dst.with_name(dst.name + ".building")
+    if store.name.startswith("tiled_"):
+        store.rename(tmp)
+    else:
+        shutil.copy(store, tmp)
     t0 = time.perf_counter()
-    tile_store(src, dst, copies)
-    print(f"tiled {copies} × {students:,} students into {dst.name} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    with open_store(tmp) as s:
+        rows = compact_store(s.con)
+    print(f"compacted {store.name} in student order: {sum(rows.values()):,} rows ({time.perf_counter() - t0:.0f} s)",
+          flush=True)
+    tmp.rename(dst)
     return dst
 
 
@@ -221,6 +250,9 @@ def main() -> None:
                          "notes the range: on this VM one size varies by ±10 %% from run to run")
     ap.add_argument("--block-pool", default="60%",
                     help="DuckDB's block pool in each DuckDB child, as $WORKBENCH_DUCKDB_BLOCK_POOL (0: none)")
+    ap.add_argument("--order", choices=("student", "ingest"), default="student",
+                    help="student: every store compacted in student order first (workbench compact), as a district "
+                         "runs; ingest: the rows in the order they were ingested")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -242,8 +274,11 @@ def main() -> None:
     rows: dict[str, list[dict]] = {"duckdb": [], "spark": []}
     checks: list[dict] = []
     for n, engine, base, copies in plan:
-        store = build_store(n, args.events_per_week) if copies == 1 else \
-            tiled_store(base, copies, args.events_per_week)
+        if copies == 1:
+            store = build_store(n, args.events_per_week)
+            store = compacted_store(store) if args.order == "student" else store
+        else:
+            store = tiled_store(base, copies, args.events_per_week, compact=args.order == "student")
         res = _median_run([run_child(engine, store, args.master, args.block_pool) for _ in range(max(1, args.repeat))]) | {"size": n}
         if copies > 1:
             res["tiles"] = f"{copies} × {base:,}"
@@ -251,7 +286,7 @@ def main() -> None:
         print(f"  {engine:6} {n:>9,} students: {json.dumps(res)}", flush=True)
     print(f"\nindicators of one term, all {len(__import__('workbench').indicators.load_catalogue().indicators)} "
           f"catalogue indicators; {args.events_per_week:g} events per student-week; growth per 10× students "
-          f"(goal ≤ {GOAL:g}×); DuckDB's block pool {args.block_pool}")
+          f"(goal ≤ {GOAL:g}×); DuckDB's block pool {args.block_pool}; rows in {args.order} order")
     print(f"{'engine':7} {'students':>10} {'events':>12} {'seconds':>9} {'×/10×':>7} {'peak MB':>9} {'×/10×':>7}  notes")
     for engine, rs in rows.items():
         ok = [r for r in rs if "error" not in r]

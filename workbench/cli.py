@@ -1,4 +1,4 @@
-"""The ``workbench`` command: demo, ingest, presets, identity, key, schema, indicators, spec, profile, kg,
+"""The ``workbench`` command: demo, ingest, presets, identity, key, compact, schema, indicators, spec, profile, kg,
 mastery, run-term, users, serve (the last two in ``workbench.serve.cli``)."""
 from __future__ import annotations
 
@@ -154,6 +154,20 @@ def demo(students, seed, weeks, store_path, demo_dir, fresh, no_ingest, lang) ->
     result = run_demo(students=students, seed=seed, weeks=weeks, store_path=default_store_path(store_path),
                       demo_dir=Path(demo_dir), fresh=fresh, ingest=not no_ingest, lang=lang, echo=click.echo)
     sys.exit(result.exit_code)
+
+
+@main.command()
+@STORE_OPT
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compact(store_path, quiet) -> None:
+    """Rewrite the students' facts in student order (a district's store: the indicators then run a slice of students
+    at a time, each reading its own rows only); the same rows, columns and keys. 按学生重排事实表。"""
+    from workbench.store.compact import compact_store
+    bar = _steps_bar(not quiet, "compact", "table")
+    with open_store(default_store_path(store_path)) as store:
+        done = compact_store(store.con, progress=bar)
+    for table, rows in done.items():
+        click.echo(f"{table:<14} {rows:>14,} rows in student order / 行已按学生排序")
 
 
 @main.command()
@@ -494,14 +508,16 @@ def audit(store_path, journal, limit, user, action, do_import, as_json, lang) ->
         click.echo("没有记录" if lang == "zh" else "no entries")
 
 
-def _steps_bar(enabled: bool):
+def _steps_bar(enabled: bool, desc: str = "indicators", unit: str = "family"):
     if not enabled:
         return None
     from tqdm import tqdm
     state: dict[str, object] = {}
 
     def progress(step: str, done: int, total: int) -> None:
-        bar = state.setdefault("bar", tqdm(total=total, desc="indicators", unit="family", file=sys.stderr, leave=False))
+        bar = state.get("bar")
+        if bar is None:   # one bar (setdefault would build, and print, a new one at every step)
+            bar = state["bar"] = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
         bar.set_postfix_str(step)
         bar.n = done
         bar.refresh()
