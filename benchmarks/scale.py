@@ -22,11 +22,12 @@ every 0.1 s. The table gives, per 10× students, the growth factor of time and m
 near-linear). Prints; never asserts a timing.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
 [--spark-sizes 10000,100000] [--events-per-week 20] [--generate-max 100000] [--tile-check] [--repeat N]
-[--block-pool 60%] [--order student|ingest]``. With ``--order student`` (default) every store is first compacted in
+[--spark-repeat 1] [--block-pool 60%] [--order student|ingest]``. With ``--order student`` (default) every store is first compacted in
 student order (``workbench compact``: a district's run compacts after ingest), compaction timed apart and cached;
 ``--order ingest`` measures the rows as ingested. Each DuckDB child owns its one store, as a district's batch run would, and runs with DuckDB's
 block pool (``$WORKBENCH_DUCKDB_BLOCK_POOL``, default 60 % of DuckDB's memory limit; ``--block-pool 0``: without).
-With ``--repeat N`` every size is measured N times and the growth is taken between the medians.
+With ``--repeat N`` every DuckDB size is measured N times (``--spark-repeat`` for Spark) and the growth is taken
+between the medians. Every store is built before the first measurement.
 """
 from __future__ import annotations
 
@@ -248,6 +249,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure each size this many times (each in a fresh child); the table takes the medians and "
                          "notes the range: on this VM one size varies by ±10 %% from run to run")
+    ap.add_argument("--spark-repeat", type=int, default=1,
+                    help="measure each Spark size this many times (Spark local at 100k students takes ≈ 15–25 min)")
     ap.add_argument("--block-pool", default="60%",
                     help="DuckDB's block pool in each DuckDB child, as $WORKBENCH_DUCKDB_BLOCK_POOL (0: none)")
     ap.add_argument("--order", choices=("student", "ingest"), default="student",
@@ -273,13 +276,20 @@ def main() -> None:
         plan.append((generated[-1], "duckdb", generated[0], generated[-1] // generated[0]))
     rows: dict[str, list[dict]] = {"duckdb": [], "spark": []}
     checks: list[dict] = []
-    for n, engine, base, copies in plan:
+    stores: dict[tuple[int, int], Path] = {}   # every store built (and compacted) before the first measurement, so
+    for n, engine, base, copies in plan:       # the measurements run together on a machine left quiet
+        if (base, copies) in stores:
+            continue
         if copies == 1:
             store = build_store(n, args.events_per_week)
-            store = compacted_store(store) if args.order == "student" else store
+            stores[base, copies] = compacted_store(store) if args.order == "student" else store
         else:
-            store = tiled_store(base, copies, args.events_per_week, compact=args.order == "student")
-        res = _median_run([run_child(engine, store, args.master, args.block_pool) for _ in range(max(1, args.repeat))]) | {"size": n}
+            stores[base, copies] = tiled_store(base, copies, args.events_per_week, compact=args.order == "student")
+    print(f"stores ready: {', '.join(p.name for p in stores.values())}; measuring", flush=True)
+    for n, engine, base, copies in plan:
+        repeat = max(1, args.repeat if engine == "duckdb" else args.spark_repeat)
+        res = _median_run([run_child(engine, stores[base, copies], args.master, args.block_pool)
+                           for _ in range(repeat)]) | {"size": n}
         if copies > 1:
             res["tiles"] = f"{copies} × {base:,}"
         (checks if copies > 1 and n in generated else rows[engine]).append(res)
