@@ -159,15 +159,28 @@ def demo(students, seed, weeks, store_path, demo_dir, fresh, no_ingest, lang) ->
 @main.command()
 @STORE_OPT
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def compact(store_path, quiet) -> None:
+@click.option("--keep-file", is_flag=True,
+              help="Leave the old blocks in the file as free space (no fresh copy; the file stays about twice as large).")
+def compact(store_path, quiet, keep_file) -> None:
     """Rewrite the students' facts in student order (a district's store: the indicators then run a slice of students
-    at a time, each reading its own rows only); the same rows, columns and keys. 按学生重排事实表。"""
-    from workbench.store.compact import compact_store
+    at a time, each reading its own rows only); the same rows, columns and keys. Then copy the store into a fresh file
+    in its place, which gives the freed space back (close the apps and notebooks that have it open first).
+    按学生重排事实表，并写出新文件以释放空间。"""
+    from workbench.store.compact import NoRoom, compact_store, rewrite_into_fresh_file
     bar = _steps_bar(not quiet, "compact", "table")
-    with open_store(default_store_path(store_path)) as store:
+    path = default_store_path(store_path)
+    with open_store(path) as store:
         done = compact_store(store.con, progress=bar)
     for table, rows in done.items():
         click.echo(f"{table:<14} {rows:>14,} rows in student order / 行已按学生排序")
+    if keep_file:
+        return
+    try:
+        before, after = rewrite_into_fresh_file(path)
+    except NoRoom as exc:
+        click.echo(f"{exc}; the compacted store is kept as it is (larger) / 已完成排序，文件未缩小", err=True)
+        return
+    click.echo(f"fresh file: {before / 1e6:,.1f} MB → {after / 1e6:,.1f} MB / 新文件：{before / 1e6:,.1f} MB → {after / 1e6:,.1f} MB")
 
 
 @main.command()

@@ -16,6 +16,7 @@ from workbench.cli import main
 from workbench.indicators import compute as compute_mod
 from workbench.indicators import compute_indicators
 from workbench.store import open_store
+from workbench.store import compact as compact_mod
 from workbench.store.compact import FACT_TABLES, META_KEY, clustered_tables, compact_store
 
 
@@ -29,6 +30,7 @@ def compacted(small_store, tmp_path_factory):
         assert clustered_tables(s.con) == set()
     r = CliRunner().invoke(main, ["compact", "--store", str(path), "--quiet"])
     assert r.exit_code == 0, r.output
+    assert "fresh file:" in r.output and not path.with_name(path.name + ".fresh").exists()
     return path, before, r.output
 
 
@@ -101,3 +103,44 @@ def test_a_table_that_grew_since_counts_as_unordered_again(compacted, tmp_path):
         assert "surveys" not in clustered_tables(s.con) and "events" in clustered_tables(s.con)
         compact_store(s.con, ("surveys",))
         assert "surveys" in clustered_tables(s.con)
+
+
+def _sequences(path) -> dict[str, int]:
+    with open_store(path, read_only=True) as s:
+        return dict(s.con.execute("SELECT sequence_name, last_value FROM duckdb_sequences()").fetchall())
+
+
+def test_the_fresh_file_gives_the_space_back_and_keeps_everything_else(small_store, tmp_path):
+    """`workbench compact` without --keep-file: the file shrinks to about the store's own size; every table (the vault
+    too), the sequences and the schema come through, and the store takes the next file as before."""
+    kept, fresh = tmp_path / "kept.duckdb", tmp_path / "fresh.duckdb"
+    for p in (kept, fresh):
+        shutil.copy(small_store, p)
+    assert CliRunner().invoke(main, ["compact", "--store", str(kept), "--quiet", "--keep-file"]).exit_code == 0
+    r = CliRunner().invoke(main, ["compact", "--store", str(fresh), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert fresh.stat().st_size < 0.75 * kept.stat().st_size, (fresh.stat().st_size, kept.stat().st_size)
+    assert _sequences(fresh) == _sequences(kept) and _sequences(fresh)["file_seq"] > 0
+    with open_store(kept, read_only=True) as a, open_store(fresh, read_only=True) as b:
+        tables = a.tables()
+        assert set(b.tables()) == set(tables) and "identity_vault" in tables
+        for t in tables:   # every row of every table, in the same order (the facts stay in student order)
+            pd.testing.assert_frame_equal(a.con.execute(f"SELECT * FROM {t}").df(), b.con.execute(f"SELECT * FROM {t}").df(),
+                                          obj=t)
+        assert clustered_tables(b.con) == clustered_tables(a.con) != set()
+    with open_store(fresh) as s:   # the next file gets the next id; nothing collides with what the copy holds
+        fid = s.con.execute("SELECT nextval('file_seq')").fetchone()[0]
+        assert fid == _sequences(kept)["file_seq"] + 1
+        assert s.con.execute("SELECT count(*) FROM ingest_log WHERE file_id >= ?", [fid]).fetchone()[0] == 0
+
+
+def test_without_room_for_the_fresh_file_the_compacted_store_stays(small_store, tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    shutil.copy(small_store, path)
+    monkeypatch.setattr(compact_mod.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**12, 10**12, 1000))
+    r = CliRunner().invoke(main, ["compact", "--store", str(path), "--quiet"])
+    assert r.exit_code == 0
+    assert "GB free on its disk" in r.output and "fresh file" not in r.output
+    assert not path.with_name(path.name + ".fresh").exists()
+    with open_store(path, read_only=True) as s:
+        assert clustered_tables(s.con) >= {"events", "responses"}
