@@ -175,6 +175,9 @@ def compact(store_path, quiet, keep_file) -> None:
         click.echo(f"{table:<14} {rows:>14,} rows in student order / 行已按学生排序")
     if keep_file:
         return
+    if not quiet:
+        click.echo("copying the store into a fresh file, which gives the freed space back (a few minutes for a "
+                   "district's store) / 正在写出新文件以释放空间 …")
     try:
         before, after = rewrite_into_fresh_file(path)
     except NoRoom as exc:
