@@ -160,7 +160,7 @@ def demo(students, seed, weeks, store_path, demo_dir, fresh, no_ingest, lang) ->
 @STORE_OPT
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--keep-file", is_flag=True,
-              help="Leave the old blocks in the file as free space (no fresh copy; the file stays about twice as large).")
+              help="Leave the old blocks in the file as free space (no fresh copy; the file keeps the old rows' space, up to about twice its size).")
 def compact(store_path, quiet, keep_file) -> None:
     """Rewrite the students' facts in student order (a district's store: the indicators then run a slice of students
     at a time, each reading its own rows only); the same rows, columns and keys. Then copy the store into a fresh file
