@@ -309,3 +309,38 @@ def test_the_rejects_workbook_is_capped_and_says_so(tmp_path, key, monkeypatch):
     assert [len(list(wb[s].iter_rows())) - 1 for s in ("rejects", "reasons")] == [3, 3]
     note = [r[0] for r in wb["about"].iter_rows(values_only=True)]
     assert "前 3 行（共 6 行" in note[1] and "first 3 rows of 6" in note[2] and csv_path.name in note[2]
+
+
+def test_cell_guard_equals_trim_on_every_kind_of_edge():
+    """``sqltext.cell`` skips ``trim`` for plain ASCII cells; it must give what ``NULLIF(trim(x), '')`` gives."""
+    import duckdb
+
+    from workbench.sqltext import cell
+    values = ["S001", " S001", "S001 ", "  ", "", None, "\tS001\t", "S 001", "\u00a0S001", "S001\u3000", "\u3000",
+              "张 三", " 张三", "张三\u00a0", "\u2009x\u2009", "x\u202f", "é", " é ", "\u1680", "a\nb", "\n"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE raw (x VARCHAR)")
+    con.executemany("INSERT INTO raw VALUES (?)", [[v] for v in values])
+    got = con.execute(f"SELECT x, {cell('raw.x')} AS fast, NULLIF(trim(raw.x), '') AS slow FROM raw").fetchall()
+    assert [(x, fast) for x, fast, _ in got] == [(x, slow) for x, _, slow in got]
+    assert sum(fast != x for x, fast, _ in got if x is not None) >= 10  # the values do exercise trimming
+
+
+def test_scalar_lookup_filter_passes_every_key_and_stops_most_others():
+    """The Bloom filter in front of the ENUM cast must never stop a known key (a student would be 'unknown')."""
+    import duckdb
+
+    from workbench.ingest.validate import _enum_code, _scalar_lookup
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ids AS SELECT 'lms' || lpad(CAST(i AS VARCHAR), 6, '0') AS k, 'key' || i AS v FROM range(5000) t(i)")
+    bits = _scalar_lookup(con, "wb_t_lk", "SELECT k, v FROM ids", ["v"])
+    assert bits >= 16 * 5000
+    code = _enum_code("x", "wb_t_lk", bits)
+    known = con.execute(f"SELECT count(*), count({code}) FROM (SELECT k AS x FROM ids)").fetchone()
+    assert known == (5000, 5000)
+    got = con.execute(f"SELECT getvariable('wb_t_lk_v')[{code} + 1] FROM (SELECT 'lms004321' AS x)").fetchone()[0]
+    assert got == "key4321"
+    passed = con.execute(f"SELECT count(*) FILTER (WHERE get_bit(getvariable('wb_t_lk_bits'), "
+                         f"CAST(hash(x) % {bits} AS INTEGER)) = 1), count({code}) FROM "
+                         f"(SELECT 'tch' || i AS x FROM range(100000) t(i))").fetchone()
+    assert passed[1] == 0 and passed[0] < 100000 * 0.1  # unknown ids: none found, few reach the slow cast
