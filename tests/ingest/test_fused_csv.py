@@ -344,3 +344,32 @@ def test_scalar_lookup_filter_passes_every_key_and_stops_most_others():
                          f"CAST(hash(x) % {bits} AS INTEGER)) = 1), count({code}) FROM "
                          f"(SELECT 'tch' || i AS x FROM range(100000) t(i))").fetchone()
     assert passed[1] == 0 and passed[0] < 100000 * 0.1  # unknown ids: none found, few reach the slow cast
+
+
+def test_fused_path_student_with_two_accounts_and_pending_ones(tmp_path, key, monkeypatch, fused_log):
+    """One scan finds students by their ids' ENUM codes and joins the keys in later; a student with two LMS
+    accounts (the same key) must still make the same event under both an exact duplicate, and accounts waiting
+    for review must still be 'identity_pending' (and, as a target, NULL), as the general path says."""
+    rows = ["account,ts,verb,duration_s,on_time,target_account",
+            "u1,2026-09-01 08:00:00,login,,,",            # 2 ok
+            "u1b,2026-09-01 08:00:00,login,,,",           # 3 the same student, the same event: merged
+            "u2,2026-09-01 08:01:00,video_play,30,true,p1",  # 4 ok, target waits for review → NULL
+            "p1,2026-09-01 08:02:00,login,,,",            # 5 identity_pending
+            "u2,2026-09-01 08:01:00,video_play,30,true,p2",  # 6 the same as 4 (both targets NULL): merged
+            "zz,2026-09-01 08:03:00,login,,,"]            # 7 unknown_student
+    src = tmp_path / "events.csv"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    preset = parse_preset(yaml.safe_load(EVENTS))
+
+    def run(store, rejects):
+        _accounts(store, key)
+        store.con.execute("INSERT INTO identity_vault_ids VALUES ('lms', 'u1b', ?, 'test', now(), NULL)",
+                          [pseudonym(key, "lms:u1")])
+        store.con.execute("INSERT INTO identity_vault_review (review_id, system, source_id, status) VALUES "
+                          "(1, 'lms', 'p1', 'pending'), (2, 'lms', 'p2', 'pending')")
+        return [ingest_file(store, src, preset, key, rejects_dir=rejects)]
+    fused, general = ingest_both(tmp_path, key, run, monkeypatch)
+    assert fused_log == ["fused_events"] and fused == general
+    [rep] = fused[0]
+    assert (rep["rows_read"], rep["accepted"], rep["quarantined"], rep["merged"]) == (6, 2, 2, 2)
+    assert rep["reasons"] == {"identity_pending": 1, "unknown_student": 1, "duplicate_exact": 2}
