@@ -10,7 +10,8 @@ the fused path: one DuckDB scan of the file reads, types and checks every record
 text of the failing records only (:func:`~workbench.ingest.validate.build_checked` with
 ``keep_raw``), instead of first copying the whole file into an all-VARCHAR table. What it writes is
 the same as the general path's. The scan has no join (students and lookups are found through ENUM
-types), so the checked table keeps the file's order and a row's position is its record's id. A file
+types; a student's key is joined in from its id's code only where rows are written, by the view over
+the checked table), so the checked table keeps the file's order and a row's position is its record's id. A file
 the fused scan cannot take as it is (not UTF-8, records spanning lines or blank lines, a plan DuckDB
 would not keep in order) goes the general way.
 """
@@ -329,14 +330,15 @@ class _Ingest:
         if keys == []:
             return
         part = ", ".join(q(k) for k in keys) if keys else "_h"
+        rows = chk if keys else self.chk.hashes  # the hashes alone need none of the view's joins
         # a cheap GROUP BY finds the few keys that repeat; only those rows go through the window
-        con.execute(f"""CREATE TEMP TABLE wb_rep_{fid} AS SELECT {part} FROM {chk} WHERE NOT _bad
+        con.execute(f"""CREATE TEMP TABLE wb_rep_{fid} AS SELECT {part} FROM {rows} WHERE NOT _bad
                         GROUP BY {part} HAVING count(*) > 1""")
         if con.execute(f"SELECT count(*) FROM wb_rep_{fid}").fetchall()[0][0]:
             con.execute(f"""INSERT INTO {dup} SELECT cid, _rid, _h = h0, 'row ' || CAST({self._line_of('r0')} AS VARCHAR)
                 FROM (SELECT c._cid AS cid, c._rid, c._h, first_value(c._h) OVER w AS h0, first_value(c._rid) OVER w AS r0,
                              row_number() OVER w AS rn
-                      FROM {chk} c SEMI JOIN wb_rep_{fid} k USING ({part}) WHERE NOT c._bad
+                      FROM {rows} c SEMI JOIN wb_rep_{fid} k USING ({part}) WHERE NOT c._bad
                       WINDOW w AS (PARTITION BY {', '.join('c.' + q(k) for k in keys) if keys else 'c._h'}
                                    ORDER BY c._rid, c._cid)) WHERE rn > 1""")
         if not p.table or p.write == "upsert" or not self.store.count(p.table):

@@ -24,6 +24,10 @@ class Checked:
     table: str        # one row per (long) record: _rid, field values, _bad, _h
     errors: str       # one row per bad record: _rid, _errs (list of {column, value, code})
     fields: list[str]
+    hashes: str = ""  # _cid, _rid, _h and _bad alone, read without the view's joins (default: ``table``)
+
+    def __post_init__(self) -> None:
+        self.hashes = self.hashes or self.table
 
 
 def _raw_expr(f: FieldSpec, file_stem: str, line: str, columns: set[str] = frozenset()) -> str:
@@ -336,7 +340,8 @@ def build_checked(con: duckdb.DuckDBPyConnection, preset: Preset, src: str, rid:
         second = body(src, rid, f" WHERE {rid} IN (SELECT _rid FROM {out}_t WHERE _bad)")
     if con.execute(f"SELECT count(*) FROM {out}_t WHERE _bad").fetchall()[0][0]:
         con.execute(f"INSERT INTO {out}_err SELECT b._rid, list_filter([{structs}], lambda x: x IS NOT NULL) {second}")
-    return Checked(out, f"{out}_err", list(preset.fields))
+    hashes = f"(SELECT rowid AS _cid, rowid AS _rid, _h, _bad FROM {out}_t)" if deferred and not view_hashes else ""
+    return Checked(out, f"{out}_err", list(preset.fields), hashes)
 
 
 CODE = "_code__"  # a student field's ENUM code in the one-scan path's checked table
